@@ -1,0 +1,1 @@
+"""Scenario datasets, the runner, metrics and thresholds."""

@@ -1,0 +1,164 @@
+"""Runs scenarios through the real graph against fresh copies of the demo store."""
+
+from __future__ import annotations
+
+import sqlite3
+import statistics
+import tempfile
+import time
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from evals.scenarios import Scenario, load_scenarios
+from evals.scoring import score_final_state, score_turn
+from graph.builder import build_graph
+from graph.checkpoint import open_checkpointer
+from supportgraph.bootstrap import prepare
+from supportgraph.db.engine import make_engine
+from supportgraph.services import Services
+from supportgraph.settings import Settings
+from supportgraph.support import SupportService
+
+DEFAULT_THRESHOLDS = Path(__file__).with_name("thresholds.toml")
+
+
+def _percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
+
+
+def run_suites(suite: str | None = None, *, services: Services | None = None) -> dict[str, Any]:
+    """Replay every scenario of the suite(s) and report metrics and failures."""
+    scenarios = load_scenarios(suite)
+    with tempfile.TemporaryDirectory(prefix="supportgraph-eval-") as tmp:
+        root = Path(tmp)
+        template = root / "template.sqlite"
+        base = services or Services(Settings(data_dir=root, database_url=f"sqlite:///{template}"))
+        if services is None:
+            prepare(base)
+        else:
+            prepare(base.with_engine(make_engine(f"sqlite:///{template}")))
+        results = [_run_scenario(base, scenario, template, root) for scenario in scenarios]
+    return _report(results)
+
+
+def _run_scenario(base: Services, scenario: Scenario, template: Path, root: Path) -> dict[str, Any]:
+    database = root / f"{scenario.id}.sqlite"
+    _copy_sqlite(template, database)
+    engine = make_engine(f"sqlite:///{database}")
+    services = base.with_engine(engine)
+    turns: list[dict[str, Any]] = []
+    with open_checkpointer(f"sqlite:///{root / (scenario.id + '-ckpt.sqlite')}") as saver:
+        support = SupportService(services, build_graph().compile(checkpointer=saver))
+        ticket_id = None
+        for turn in scenario.turns:
+            started = time.perf_counter()
+            result = support.handle_message(
+                ticket_id=ticket_id,
+                customer_id=scenario.customer_id,
+                message=turn.message,
+                channel=scenario.channel,
+            )
+            ticket_id = result.ticket_id
+            turns.append(
+                {
+                    "message": turn.message,
+                    "expect": turn.expect.model_dump(exclude_defaults=True),
+                    "failures": score_turn(turn.expect, result.state),
+                    "intents": [v["intent"] for v in result.state.get("intents") or []],
+                    "classifier_used": [
+                        v["classifier_used"] for v in result.state.get("intents") or []
+                    ],
+                    "escalated": bool(result.state.get("escalated")),
+                    "latency_ms": (time.perf_counter() - started) * 1000,
+                    "node_ms": result.node_latency_ms,
+                    "response": result.state.get("response", ""),
+                }
+            )
+    orders = {
+        order_id: {"status": order.status.value, "refunded_total": str(order.refunded_total)}
+        for order_id in (scenario.final_state or {}).get("orders", {})
+        if (order := services.backend.get_order(order_id)) is not None
+    }
+    final_failures = score_final_state(scenario.final_state, orders)
+    engine.dispose()
+    return {"scenario": scenario, "turns": turns, "final_failures": final_failures}
+
+
+def _copy_sqlite(source: Path, target: Path) -> None:
+    """A consistent copy, including what still sits in the write-ahead log."""
+    with sqlite3.connect(source) as src, sqlite3.connect(target) as dst:
+        src.backup(dst)
+
+
+def _report(results: list[dict[str, Any]]) -> dict[str, Any]:
+    turns = [turn for result in results for turn in result["turns"]]
+    judged_intents = [t for t in turns if "intents" in t["expect"]]
+    intent_ok = [t for t in judged_intents if not any(f.startswith("intents") for f in t["failures"])]
+    judged_escalation = [t for t in turns if "escalated" in t["expect"]]
+    missed = [t for t in judged_escalation if t["expect"]["escalated"] and not t["escalated"]]
+    should_not = [t for t in judged_escalation if not t["expect"]["escalated"]]
+    unnecessary = [t for t in should_not if t["escalated"]]
+    passed = [r for r in results if not r["final_failures"] and not any(t["failures"] for t in r["turns"])]
+    escalated_scenarios = [r for r in results if any(t["escalated"] for t in r["turns"])]
+    latencies = [t["latency_ms"] for t in turns]
+    nodes = sorted({node for t in turns for node in t["node_ms"]})
+    tiers = [tier for t in turns for tier in t["classifier_used"][:1]]
+    return {
+        "metrics": {
+            "scenarios": len(results),
+            "turns": len(turns),
+            "scenario_pass_rate": round(len(passed) / max(1, len(results)), 4),
+            "turn_pass_rate": round(sum(not t["failures"] for t in turns) / max(1, len(turns)), 4),
+            "intent_accuracy": round(len(intent_ok) / max(1, len(judged_intents)), 4),
+            "missed_escalations": len(missed),
+            "unnecessary_escalations": len(unnecessary),
+            "unnecessary_escalation_rate": round(len(unnecessary) / max(1, len(should_not)), 4),
+            "deflection_rate": round(1 - len(escalated_scenarios) / max(1, len(results)), 4),
+            "latency_p50_ms": _percentile(latencies, 0.5),
+            "latency_p95_ms": _percentile(latencies, 0.95),
+            "node_p50_ms": {
+                node: _percentile([t["node_ms"][node] for t in turns if node in t["node_ms"]], 0.5)
+                for node in nodes
+            },
+            "tier_share": {
+                tier: round(tiers.count(tier) / max(1, len(tiers)), 4) for tier in sorted(set(tiers))
+            },
+        },
+        "failures": [
+            {
+                "scenario": r["scenario"].id,
+                "turns": [
+                    {"message": t["message"], "failures": t["failures"], "response": t["response"][:300]}
+                    for t in r["turns"]
+                    if t["failures"]
+                ],
+                "final_state": r["final_failures"],
+            }
+            for r in results
+            if r not in passed
+        ],
+    }
+
+
+def check_thresholds(report: dict[str, Any], path: Path | None = None) -> list[str]:
+    """The thresholds the report breaks."""
+    limits = tomllib.loads((path or DEFAULT_THRESHOLDS).read_text())
+    metrics = report["metrics"]
+    broken: list[str] = []
+    for key, limit in limits.items():
+        bound, name = key.split("_", 1)
+        value = metrics.get(name)
+        if value is None:
+            broken.append(f"{name}: missing from the report")
+        elif bound == "min" and value < limit:
+            broken.append(f"{name}={value} < {limit}")
+        elif bound == "max" and value > limit:
+            broken.append(f"{name}={value} > {limit}")
+    return broken
+
+
+__all__ = ["check_thresholds", "run_suites", "statistics"]

@@ -1,0 +1,1 @@
+"""The LangGraph state machine: typed state, wiring, routing and checkpointer choice."""

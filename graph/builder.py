@@ -1,0 +1,56 @@
+"""Wires the nodes into the support graph; routing lives here, in conditional edges."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from langgraph.graph import END, START, StateGraph
+
+from graph.context import AgentContext
+from graph.state import InputState, OutputState, TicketState
+from nodes.classify import classify
+from nodes.gate import gate
+from nodes.guard import guard
+from nodes.handoff import handoff
+from nodes.resolve import resolve
+from nodes.respond import respond
+from nodes.retrieve import retrieve
+
+
+def route_after_guard(state: TicketState) -> Literal["classify", "handoff"]:
+    """A ticket already with a person skips automation."""
+    return "handoff" if state.get("handed_off") else "classify"
+
+
+def route_after_classify(state: TicketState) -> Literal["retrieve", "resolve"]:
+    """A yes or no to an open proposal needs no retrieval."""
+    return "resolve" if state.get("confirmation") else "retrieve"
+
+
+def route_after_gate(state: TicketState) -> Literal["respond", "handoff"]:
+    """Escalate or answer, as the gate decided."""
+    gate = state.get("gate")
+    return "handoff" if gate and gate["escalate"] else "respond"
+
+
+def build_graph() -> StateGraph[TicketState, AgentContext, InputState, OutputState]:
+    """The uncompiled graph; each host compiles it with its own checkpointer."""
+    builder = StateGraph(
+        TicketState, context_schema=AgentContext, input_schema=InputState, output_schema=OutputState
+    )
+    builder.add_node("guard", guard)
+    builder.add_node("classify", classify)
+    builder.add_node("retrieve", retrieve)
+    builder.add_node("resolve", resolve)
+    builder.add_node("gate", gate)
+    builder.add_node("respond", respond)
+    builder.add_node("handoff", handoff)
+    builder.add_edge(START, "guard")
+    builder.add_conditional_edges("guard", route_after_guard)
+    builder.add_conditional_edges("classify", route_after_classify)
+    builder.add_edge("retrieve", "resolve")
+    builder.add_edge("resolve", "gate")
+    builder.add_conditional_edges("gate", route_after_gate)
+    builder.add_edge("respond", END)
+    builder.add_edge("handoff", END)
+    return builder

@@ -1,0 +1,50 @@
+"""The checkpointer: SQLite in the data directory by default, PostgreSQL at scale."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.postgres import PostgresSaver
+from langgraph.checkpoint.sqlite import SqliteSaver
+from psycopg import Connection
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+
+def _postgres_conninfo(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+@contextmanager
+def open_checkpointer(url: str) -> Iterator[BaseCheckpointSaver[str]]:
+    """A ready checkpointer for a ``sqlite:///path`` or ``postgresql://`` URL, closed on exit."""
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        connection.execute("PRAGMA journal_mode=WAL")
+        try:
+            saver = SqliteSaver(connection)
+            saver.setup()
+            yield saver
+        finally:
+            connection.close()
+        return
+    if url.startswith(("postgresql://", "postgresql+psycopg://", "postgres://")):
+        conninfo = _postgres_conninfo(url.replace("postgres://", "postgresql://", 1))
+        with ConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=10,
+            kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+            open=True,
+        ) as pool:
+            with Connection.connect(conninfo, autocommit=True) as setup_connection:
+                PostgresSaver(setup_connection).setup()  # type: ignore[arg-type]
+            yield PostgresSaver(pool)  # type: ignore[arg-type]
+        return
+    raise ValueError(f"unsupported checkpoint URL: {url}")

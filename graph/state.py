@@ -1,0 +1,135 @@
+"""Typed state of one support conversation. It is checkpointed: facts and ids only, JSON-safe."""
+
+from __future__ import annotations
+
+import operator
+from typing import Annotated, Any, NotRequired, TypedDict
+
+
+class Message(TypedDict):
+    """One line of the transcript."""
+
+    role: str  # customer, ai, human_agent
+    content: str
+    turn: int
+
+
+class IntentView(TypedDict):
+    """An intent of the current message."""
+
+    intent: str
+    sub_intent: str | None
+    confidence: float
+    margin: float | None
+    classifier_used: str
+    model_version: str | None
+    latency_ms: float
+
+
+class Entities(TypedDict):
+    """What the guard extracted from the message."""
+
+    order_ids: list[str]
+    amounts: list[str]
+    emails: list[str]
+
+
+class Source(TypedDict):
+    """A piece of evidence an answer may rest on."""
+
+    id: str
+    kind: str  # article, order, payment
+    title: str
+    score: float
+    text: str
+    facts: NotRequired[dict[str, Any]]
+
+
+class RetrievalView(TypedDict):
+    """Quality and cost of this turn's retrieval."""
+
+    query: str
+    top_score: float
+    quality: float
+    context_tokens: int
+    latency_ms: float
+
+
+class ActionView(TypedDict):
+    """An action proposed, executed or refused, as the conversation knows it."""
+
+    action_id: str
+    action: str
+    arguments: dict[str, Any]
+    arguments_hash: str
+    status: str
+    allowed: bool
+    requires_human: bool
+    rule_id: str
+    reason: str
+    result: dict[str, Any] | None
+
+
+class AnswerPart(TypedDict):
+    """One thing the reply must say, with the facts and sources it rests on."""
+
+    intent: str
+    kind: str
+    facts: dict[str, Any]
+    source_ids: list[str]
+
+
+class GateView(TypedDict):
+    """The escalation gate's decision for this turn."""
+
+    escalate: bool
+    score: float
+    threshold: float
+    signals: dict[str, Any]
+    rule_id: str | None
+    reason: str
+
+
+class InputState(TypedDict):
+    """What a caller gives the graph for one turn."""
+
+    ticket_id: str
+    customer_id: str
+    message: str
+    channel: NotRequired[str]
+
+
+class OutputState(TypedDict):
+    """What a caller reads back after a turn."""
+
+    response: str
+    intents: list[IntentView]
+    sources: list[Source]
+    actions: list[ActionView]
+    escalated: bool
+    gate: GateView | None
+    handoff: dict[str, Any] | None
+
+
+class TicketState(InputState):
+    """The whole conversation state. Per-turn keys are reset by the guard at each turn."""
+
+    transcript: Annotated[list[Message], operator.add]
+    turn: int
+    flags: list[str]
+    entities: Entities
+    message_vector: list[float]
+    recent_vectors: list[list[float]]
+    confirmation: str | None  # confirm, decline or None
+    intents: list[IntentView]
+    intent_history: list[str]
+    sources: list[Source]
+    retrieval: RetrievalView | None
+    open_proposals: list[ActionView]
+    actions: list[ActionView]
+    answer: list[AnswerPart]
+    gate: GateView | None
+    escalated: bool
+    handed_off: bool
+    response: str
+    handoff: dict[str, Any] | None

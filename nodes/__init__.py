@@ -1,0 +1,1 @@
+"""One module per graph node: each reads the keys it needs and writes only its own."""

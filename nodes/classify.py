@@ -1,0 +1,50 @@
+"""Classify: embeds the message once and runs the intent cascade on it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from graph.context import AgentContext, services_of
+from graph.state import IntentView, TicketState
+from supportgraph.intents.confirmation import detect_confirmation
+
+RECENT_VECTORS = 5
+
+
+def classify(state: TicketState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    """Write the turn's embedding, its intents, and whether it answers a proposal."""
+    services = services_of(runtime)
+    text = state["message"]
+    vector = services.embedder.embed_one(text)
+    confirmation = detect_confirmation(text) if state.get("open_proposals") else None
+    vector_list = [round(float(x), 6) for x in vector]
+    recent = [*state.get("recent_vectors", [])[-(RECENT_VECTORS - 1) :], vector_list]
+    if confirmation:
+        return {
+            "message_vector": vector_list,
+            "recent_vectors": recent,
+            "intents": [],
+            "confirmation": confirmation,
+        }
+    predictions = services.classifier.classify(text, vector)
+    intents: list[IntentView] = [
+        {
+            "intent": p.intent,
+            "sub_intent": p.sub_intent,
+            "confidence": round(p.confidence, 4),
+            "margin": None if p.margin is None else round(p.margin, 4),
+            "classifier_used": p.classifier_used,
+            "model_version": p.model_version,
+            "latency_ms": round(p.latency_ms, 3),
+        }
+        for p in predictions
+    ]
+    return {
+        "message_vector": vector_list,
+        "recent_vectors": recent,
+        "intents": intents,
+        "intent_history": [*state.get("intent_history", []), intents[0]["intent"]],
+        "confirmation": None,
+    }

@@ -1,0 +1,79 @@
+"""Handoff: the packet a person needs so the customer never repeats themselves."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from graph.state import TicketState
+from supportgraph.replies import render
+
+HANDOFF_NOTICE = (
+    "I'm handing this conversation to a member of our support team. They'll see everything "
+    "we've discussed, so you won't need to repeat yourself, and they'll reply right here."
+)
+WAITING_NOTICE = (
+    "Thanks, I've added this to your conversation. A member of our support team will reply here."
+)
+
+
+def _gate(state: TicketState) -> dict[str, Any]:
+    return dict(state.get("gate") or {"reason": "escalated", "rule_id": None})
+
+
+def _summary(state: TicketState) -> str:
+    intents = ", ".join(view["intent"] for view in state["intents"]) or "unknown"
+    orders = ", ".join(state["entities"]["order_ids"]) or "none named"
+    actions = "; ".join(
+        f"{a['action']} {a['arguments'].get('order_id', '')} → {a['status']} ({a['rule_id']})"
+        for a in state["actions"]
+    )
+    return (
+        f"Customer {state['customer_id']} wrote about: {intents}. Orders: {orders}. "
+        f"Escalated because: {_gate(state)['reason']}"
+        + (f" Actions: {actions}." if actions else "")
+    )
+
+
+def _next_step(state: TicketState) -> str:
+    needs = [p for p in state["answer"] if p["kind"] == "needs_human"]
+    if needs:
+        return f"Review and decide: {needs[0]['facts'].get('reason', '')}"
+    return "Read the open question and reply to the customer in this ticket."
+
+
+def handoff(state: TicketState) -> dict[str, Any]:
+    """Write the handoff packet and tell the customer what happens next."""
+    if state.get("handed_off"):
+        packet = dict(state.get("handoff") or {})
+        packet["messages_while_waiting"] = [
+            *packet.get("messages_while_waiting", []),
+            {"turn": state["turn"], "content": state["message"]},
+        ]
+        return {
+            "handoff": packet,
+            "escalated": True,
+            "response": WAITING_NOTICE,
+            "transcript": [{"role": "ai", "content": WAITING_NOTICE, "turn": state["turn"]}],
+        }
+    answered = [p for p in state["answer"] if p["kind"] not in ("needs_human", "handoff_requested")]
+    reply = "\n\n".join(filter(None, [render(answered) if answered else "", HANDOFF_NOTICE]))
+    packet = {
+        "customer_id": state["customer_id"],
+        "ticket_id": state["ticket_id"],
+        "reason": _gate(state)["reason"],
+        "rule_id": _gate(state)["rule_id"],
+        "summary": _summary(state),
+        "intents": state["intents"],
+        "entities": state["entities"],
+        "actions": state["actions"],
+        "open_question": state["message"],
+        "suggested_next_step": _next_step(state),
+        "transcript": [*state["transcript"]],
+        "escalated_at_turn": state["turn"],
+    }
+    return {
+        "handoff": packet,
+        "handed_off": True,
+        "response": reply,
+        "transcript": [{"role": "ai", "content": reply, "turn": state["turn"]}],
+    }

@@ -1,0 +1,249 @@
+"""Resolve: the workflow resolver. Reads facts, proposes allowed actions, executes confirmed ones.
+
+Every read and write goes through ``tools``; every decision comes from ``policies``.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from langgraph.runtime import Runtime
+
+from graph.context import AgentContext, services_of, tool_context
+from graph.state import ActionView, AnswerPart, IntentView, Source, TicketState
+from supportgraph.db import actions as ledger
+from supportgraph.db.models import ActionExecution, ActionStatus
+from supportgraph.knowledge.extract import best_sentences, words
+from tools import actions as action_tools
+from tools.context import ToolContext
+
+MIN_ARTICLE_SCORE = 0.35
+_ADDRESS = re.compile(r"\bto\s+(\d+\s+[\w .'-]+,\s*[\w .'-]+(?:,\s*[\w .'-]+)*)", re.IGNORECASE)
+
+
+def action_view(row: ActionExecution) -> ActionView:
+    """How the conversation sees an action row."""
+    return {
+        "action_id": row.id,
+        "action": row.action,
+        "arguments": row.arguments,
+        "arguments_hash": row.arguments_hash,
+        "status": row.status.value,
+        "allowed": row.policy_allowed,
+        "requires_human": row.requires_human,
+        "rule_id": row.policy_rule,
+        "reason": row.policy_reason,
+        "result": row.result,
+    }
+
+
+def resolve(state: TicketState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    """Write this turn's answer parts, the actions touched, and the proposals left open."""
+    services = services_of(runtime)
+    ctx = tool_context(services, customer_id=state["customer_id"], ticket_id=state["ticket_id"])
+    open_proposals = state.get("open_proposals", [])
+    if state.get("confirmation") and open_proposals:
+        return _answer_proposals(ctx, state["confirmation"] or "", open_proposals)
+    actions: list[ActionView] = []
+    answer: list[AnswerPart] = []
+    handled: set[str] = set()
+    for view in state["intents"]:
+        if view["intent"] in handled:
+            continue
+        handled.add(view["intent"])
+        handler = HANDLERS.get(view["intent"], _answer_from_articles)
+        part, row = handler(ctx, state, view)
+        answer.append(part)
+        if row is not None:
+            actions.append(action_view(row))
+    proposed = [a for a in actions if a["status"] == "proposed" and not a["requires_human"]]
+    if not proposed:
+        return {"answer": answer, "actions": actions}
+    superseded = [p["action_id"] for p in open_proposals]
+    ledger.set_status(ctx.engine, superseded, ActionStatus.DECLINED)
+    return {"answer": answer, "actions": actions, "open_proposals": proposed}
+
+
+def _answer_proposals(ctx: ToolContext, reply: str, proposals: list[ActionView]) -> dict[str, Any]:
+    if reply == "decline":
+        ledger.set_status(ctx.engine, [p["action_id"] for p in proposals], ActionStatus.DECLINED)
+        part: AnswerPart = {"intent": "confirmation", "kind": "declined", "facts": {}, "source_ids": []}
+        return {"answer": [part], "actions": [], "open_proposals": []}
+    actions: list[ActionView] = []
+    answer: list[AnswerPart] = []
+    for proposal in proposals:
+        row = ledger.get_action(ctx.engine, proposal["action_id"])
+        if row is None:
+            continue
+        outcome = action_tools.execute(ctx, row)
+        actions.append(action_view(outcome))
+        order_id = outcome.arguments.get("order_id")
+        answer.append(
+            {
+                "intent": "confirmation",
+                "kind": f"action_{outcome.status.value}",
+                "facts": {
+                    "action": outcome.action,
+                    "result": outcome.result or {},
+                    "error": outcome.error,
+                    "reason": outcome.policy_reason,
+                },
+                "source_ids": [order_id] if order_id else [],
+            }
+        )
+    return {"answer": answer, "actions": actions, "open_proposals": []}
+
+
+Handler = Callable[[ToolContext, TicketState, IntentView], tuple[AnswerPart, ActionExecution | None]]
+
+
+def _orders(state: TicketState) -> list[Source]:
+    return [source for source in state["sources"] if source["kind"] == "order"]
+
+
+def _target_order(state: TicketState) -> Source | None:
+    """The order the customer means: named by id, by product, else the newest."""
+    orders = _orders(state)
+    if not orders:
+        return None
+    asked = words(state["message"])
+    for order in orders:
+        items = " ".join(order.get("facts", {}).get("items", []))
+        if asked & words(items):
+            return order
+    return orders[0]
+
+
+def _missing_order_part(state: TicketState, intent: str) -> AnswerPart:
+    mentioned = state["entities"]["order_ids"]
+    kind = "order_not_found" if mentioned else "no_orders"
+    return {"intent": intent, "kind": kind, "facts": {"order_ids": mentioned}, "source_ids": []}
+
+
+def _order_status(
+    ctx: ToolContext, state: TicketState, view: IntentView
+) -> tuple[AnswerPart, ActionExecution | None]:
+    order = _target_order(state)
+    if order is None:
+        return _missing_order_part(state, view["intent"]), None
+    facts = order.get("facts", {})
+    return {"intent": "order_status", "kind": "order_status", "facts": facts, "source_ids": [order["id"]]}, None
+
+
+def _order_action(action: str) -> Handler:
+    def handler(
+        ctx: ToolContext, state: TicketState, view: IntentView
+    ) -> tuple[AnswerPart, ActionExecution | None]:
+        order = _target_order(state)
+        if order is None:
+            return _missing_order_part(state, view["intent"]), None
+        arguments: dict[str, Any] = {"order_id": order["id"]}
+        amounts = state["entities"]["amounts"]
+        if action == "process_refund" and amounts:
+            arguments["amount"] = amounts[0]
+        row = action_tools.propose(ctx, action, arguments)
+        return _proposal_part(view["intent"], row, order.get("facts", {}), [order["id"]]), row
+
+    return handler
+
+
+def _proposal_part(
+    intent: str, row: ActionExecution, facts: dict[str, Any], source_ids: list[str]
+) -> AnswerPart:
+    if row.requires_human:
+        kind = "needs_human"
+    elif row.status == ActionStatus.PROPOSED:
+        kind = "offer"
+    else:
+        kind = "denied"
+    policy = (row.result or {}).get("policy", {})
+    return {
+        "intent": intent,
+        "kind": kind,
+        "facts": {
+            "action": row.action,
+            "order": facts,
+            "amount": policy.get("amount"),
+            "cancels_order": policy.get("details", {}).get("cancels_order", False),
+            "reason": row.policy_reason,
+            "rule_id": row.policy_rule,
+        },
+        "source_ids": source_ids,
+    }
+
+
+def _password_reset(
+    ctx: ToolContext, state: TicketState, view: IntentView
+) -> tuple[AnswerPart, ActionExecution | None]:
+    has_access = view["sub_intent"] != "account_recovery"
+    row = action_tools.propose(ctx, "send_password_reset", {"has_email_access": has_access})
+    return _proposal_part("password_reset", row, {}, []), row
+
+
+def _account_update(
+    ctx: ToolContext, state: TicketState, view: IntentView
+) -> tuple[AnswerPart, ActionExecution | None]:
+    if view["sub_intent"] != "shipping_address":
+        return _answer_from_articles(ctx, state, view)
+    order = _target_order(state)
+    if order is None:
+        return _missing_order_part(state, view["intent"]), None
+    address = _ADDRESS.search(state["message"])
+    if address is None:
+        part: AnswerPart = {
+            "intent": "account_update",
+            "kind": "ask_address",
+            "facts": {"order": order.get("facts", {})},
+            "source_ids": [order["id"]],
+        }
+        return part, None
+    arguments = {"order_id": order["id"], "address": address.group(1).strip().rstrip(".")}
+    row = action_tools.propose(ctx, "update_shipping_address", arguments)
+    return _proposal_part("account_update", row, order.get("facts", {}), [order["id"]]), row
+
+
+def _answer_from_articles(
+    ctx: ToolContext, state: TicketState, view: IntentView
+) -> tuple[AnswerPart, ActionExecution | None]:
+    articles = [s for s in state["sources"] if s["kind"] == "article"]
+    if not articles or articles[0]["score"] < MIN_ARTICLE_SCORE:
+        kind = "clarify" if view["intent"] == "unknown" else "no_answer"
+        return {"intent": view["intent"], "kind": kind, "facts": {}, "source_ids": []}, None
+    best = articles[0]
+    sentences = best_sentences(state["message"], best["text"])
+    part: AnswerPart = {
+        "intent": view["intent"],
+        "kind": "article",
+        "facts": {"sentences": sentences, "title": best["title"]},
+        "source_ids": [best["id"]],
+    }
+    return part, None
+
+
+def _unknown(
+    ctx: ToolContext, state: TicketState, view: IntentView
+) -> tuple[AnswerPart, ActionExecution | None]:
+    return {"intent": "unknown", "kind": "clarify", "facts": {}, "source_ids": []}, None
+
+
+def _acknowledge(kind: str) -> Handler:
+    def handler(
+        ctx: ToolContext, state: TicketState, view: IntentView
+    ) -> tuple[AnswerPart, ActionExecution | None]:
+        return {"intent": view["intent"], "kind": kind, "facts": {}, "source_ids": []}, None
+
+    return handler
+
+
+HANDLERS: dict[str, Handler] = {
+    "order_status": _order_status,
+    "refund": _order_action("process_refund"),
+    "cancel_order": _order_action("cancel_order"),
+    "password_reset": _password_reset,
+    "account_update": _account_update,
+    "human_agent": _acknowledge("handoff_requested"),
+    "complaint": _acknowledge("complaint"),
+    "unknown": _unknown,
+}

@@ -1,0 +1,56 @@
+"""Typed policy configuration, loaded from a TOML file that operators edit."""
+
+from __future__ import annotations
+
+import tomllib
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+DEFAULT_POLICY_FILE = Path(__file__).with_name("policy.toml")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class RefundPolicy(_Frozen):
+    """Refund limits."""
+
+    window_days: int = Field(ge=0)
+    auto_approve_ceiling: Decimal = Field(ge=0)
+    daily_cap: Decimal = Field(ge=0)
+    refundable_statuses: frozenset[str]
+
+
+class OrderPolicy(_Frozen):
+    """What each order status allows."""
+
+    cancellable_statuses: frozenset[str]
+    address_change_statuses: frozenset[str]
+
+
+class EscalationPolicy(_Frozen):
+    """Hard escalation rules."""
+
+    always_escalate: frozenset[str]
+    max_turns_before_handoff: int = Field(ge=1)
+    threshold: float = Field(gt=0)
+    weights: dict[str, float]
+
+
+class PolicyConfig(_Frozen):
+    """All policy settings."""
+
+    refunds: RefundPolicy
+    orders: OrderPolicy
+    escalation: EscalationPolicy
+
+
+@lru_cache(maxsize=8)
+def load_policy_config(path: Path = DEFAULT_POLICY_FILE) -> PolicyConfig:
+    """Read and validate a policy file."""
+    with path.open("rb") as handle:
+        return PolicyConfig.model_validate(tomllib.load(handle))

@@ -1,0 +1,219 @@
+"""The HTTP API: thin routes over the support service. Run with ``supportgraph serve``."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from contextlib import ExitStack, asynccontextmanager, contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from sqlmodel import Session, col, select
+
+from graph.builder import build_graph
+from graph.checkpoint import open_checkpointer
+from supportgraph.action_requests import ActionRequest, ConflictError, handle_action
+from supportgraph.analytics import compute_analytics
+from supportgraph.api_models import (
+    ActionOut,
+    ActionRequestBody,
+    ActionResponse,
+    EscalateRequest,
+    EscalateResponse,
+    IntentOut,
+    MessageRequest,
+    MessageResponse,
+    SourceOut,
+)
+from supportgraph.db import models
+from supportgraph.db.models import utcnow
+from supportgraph.escalations import escalate_ticket
+from supportgraph.services import Services
+from supportgraph.settings import Settings, get_settings
+from supportgraph.support import NotFoundError, SupportService
+from tools.actions import ActionError
+
+
+@contextmanager
+def open_support_service(services: Services) -> Iterator[SupportService]:
+    """A support service whose graph is compiled with the configured checkpointer."""
+    with open_checkpointer(services.settings.resolved_checkpoint_url) as checkpointer:
+        yield SupportService(services, build_graph().compile(checkpointer=checkpointer))
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
+    """The FastAPI application; models load and stores open at start-up, not per request."""
+    services = services or Services(settings or get_settings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        with ExitStack() as stack:
+            services.warm_up()
+            app.state.support = stack.enter_context(open_support_service(services))
+            yield
+
+    app = FastAPI(
+        title="supportgraph",
+        version="0.1.0",
+        description="Tier-1 customer support agent: answers, acts within policy, hands off.",
+        lifespan=lifespan,
+    )
+    _add_routes(app)
+    return app
+
+
+def get_support(request: Request) -> SupportService:
+    """The app's support service."""
+    return request.app.state.support  # type: ignore[no-any-return]
+
+
+Support = Annotated[SupportService, Depends(get_support)]
+
+
+def _add_routes(app: FastAPI) -> None:  # noqa: C901 - one place that lists every route
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/v1/support/message", response_model=MessageResponse)
+    def post_message(body: MessageRequest, support: Support) -> MessageResponse:
+        ticket_id = None if body.ticket_id in (None, "new") else body.ticket_id
+        try:
+            result = support.handle_message(
+                ticket_id=ticket_id,
+                customer_id=body.customer_id,
+                message=body.message,
+                channel=body.channel,
+            )
+        except NotFoundError as exc:
+            raise HTTPException(404, str(exc)) from exc
+        return _message_response(result)
+
+    @app.post("/v1/support/action", response_model=ActionResponse)
+    def post_action(
+        body: ActionRequestBody,
+        support: Support,
+        idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
+    ) -> ActionResponse:
+        request = ActionRequest(
+            ticket_id=body.ticket_id,
+            customer_id=body.customer_id,
+            action=body.action,
+            arguments=body.parameters,
+            confirmed_by_customer=body.confirmed_by_customer,
+            action_id=body.action_id,
+            idempotency_key=idempotency_key,
+        )
+        try:
+            row, replayed = handle_action(support, request)
+        except NotFoundError as exc:
+            raise HTTPException(404, str(exc)) from exc
+        except ActionError as exc:
+            raise HTTPException(422, str(exc)) from exc
+        except ConflictError as exc:
+            raise HTTPException(409, str(exc)) from exc
+        status = row.status.value
+        if status == "proposed" and not body.confirmed_by_customer:
+            status = "awaiting_confirmation"
+        return ActionResponse(
+            action_id=row.id,
+            action=row.action,
+            status=status,
+            parameters=row.arguments,
+            reason=row.error or row.policy_reason,
+            rule_id=row.policy_rule,
+            requires_human=row.requires_human,
+            result=row.result,
+            error=row.error,
+            executed_at=row.executed_at,
+            replayed=replayed,
+        )
+
+    @app.post("/v1/support/escalate", response_model=EscalateResponse)
+    def post_escalate(body: EscalateRequest, support: Support) -> EscalateResponse:
+        try:
+            packet = escalate_ticket(
+                support, ticket_id=body.ticket_id, customer_id=body.customer_id, reason=body.reason
+            )
+        except NotFoundError as exc:
+            raise HTTPException(404, str(exc)) from exc
+        return EscalateResponse(ticket_id=body.ticket_id, escalated=True, handoff=packet)
+
+    @app.get("/v1/support/analytics")
+    def get_analytics(
+        support: Support,
+        start: Annotated[datetime | None, Query(description="inclusive, UTC")] = None,
+        end: Annotated[datetime | None, Query(description="exclusive, UTC")] = None,
+    ) -> dict[str, Any]:
+        end = _aware_utc(end) if end else utcnow() + timedelta(seconds=1)
+        start = _aware_utc(start) if start else end - timedelta(days=30)
+        if start >= end:
+            raise HTTPException(422, "start must be before end")
+        settings = support.services.settings
+        return compute_analytics(
+            support.services.engine,
+            start=start,
+            end=end,
+            human_cost_per_ticket=settings.human_cost_per_ticket_usd,
+            ai_cost_per_ticket=settings.ai_cost_per_ticket_usd,
+        )
+
+    @app.get("/v1/support/tickets/{ticket_id}")
+    def get_ticket(ticket_id: str, support: Support) -> dict[str, Any]:
+        return _ticket_view(support, ticket_id)
+
+
+def _aware_utc(moment: datetime) -> datetime:
+    """Read a naive moment as UTC."""
+    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _message_response(result: Any) -> MessageResponse:
+    state = result.state
+    intents = state.get("intents") or []
+    gate = state.get("gate") or {}
+    return MessageResponse(
+        ticket_id=result.ticket_id,
+        turn=result.turn,
+        response=state.get("response", ""),
+        intent=intents[0]["intent"] if intents else "unknown",
+        confidence=intents[0]["confidence"] if intents else 0.0,
+        intents=[IntentOut.model_validate(view) for view in intents],
+        actions_available=[
+            ActionOut(
+                action_id=a["action_id"],
+                action=a["action"],
+                arguments=a["arguments"],
+                arguments_hash=a["arguments_hash"],
+                reason=a["reason"],
+            )
+            for a in result.actions_available
+        ],
+        escalated=bool(state.get("escalated")),
+        escalation_reason=gate.get("reason") if state.get("escalated") else None,
+        sources=[SourceOut.model_validate(source) for source in state.get("sources", [])],
+        response_latency_ms=round(result.latency_ms, 3),
+    )
+
+
+def _ticket_view(support: SupportService, ticket_id: str) -> dict[str, Any]:
+    with Session(support.services.engine) as session:
+        ticket = session.get(models.SupportTicket, ticket_id)
+        if ticket is None:
+            raise HTTPException(404, f"ticket {ticket_id} not found")
+
+        def rows(table: Any) -> list[dict[str, Any]]:
+            found = session.exec(
+                select(table).where(table.ticket_id == ticket_id).order_by(col(table.created_at))
+            ).all()
+            return [row.model_dump(mode="json") for row in found]
+
+        return {
+            **ticket.model_dump(mode="json"),
+            "messages": rows(models.CustomerMessage),
+            "classifications": rows(models.IntentClassification),
+            "retrievals": rows(models.RetrievalContext),
+            "escalation_decisions": rows(models.EscalationDecision),
+            "actions": rows(models.ActionExecution),
+            "feedback": rows(models.ResolutionFeedback),
+        }

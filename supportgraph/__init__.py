@@ -1,0 +1,1 @@
+"""supportgraph: the support agent's platform code (settings, storage, backend, knowledge, intents)."""

@@ -1,0 +1,144 @@
+"""Confirmed action requests from the API: match the proposal, execute once, replay repeats."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session, select
+
+from graph.context import tool_context
+from supportgraph.db import actions as ledger
+from supportgraph.db.engine import session_scope
+from supportgraph.db.models import ActionExecution, ActionStatus, SupportTicket, TicketStatus, utcnow
+from supportgraph.support import NotFoundError, SupportService
+from tools import actions as action_tools
+
+
+class ConflictError(RuntimeError):
+    """The request contradicts a stored proposal or an earlier request with the same key."""
+
+
+@dataclass(frozen=True)
+class ActionRequest:
+    """What a client asks for."""
+
+    ticket_id: str
+    customer_id: str
+    action: str
+    arguments: dict[str, Any]
+    confirmed_by_customer: bool
+    action_id: str | None = None
+    idempotency_key: str | None = None
+
+    @property
+    def body_hash(self) -> str:
+        """A hash of the request body, to tell a replay from a different request."""
+        body = {
+            "ticket_id": self.ticket_id,
+            "customer_id": self.customer_id,
+            "action": self.action,
+            "arguments": self.arguments,
+            "confirmed_by_customer": self.confirmed_by_customer,
+            "action_id": self.action_id,
+        }
+        return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def handle_action(service: SupportService, request: ActionRequest) -> tuple[ActionExecution, bool]:
+    """Execute (or refuse) a requested action; returns the row and whether it was a replay."""
+    engine = service.services.engine
+    with Session(engine) as session:
+        ticket = session.get(SupportTicket, request.ticket_id)
+        if ticket is None or ticket.customer_id != request.customer_id:
+            raise NotFoundError(f"ticket {request.ticket_id} not found for {request.customer_id}")
+        if request.idempotency_key:
+            earlier = session.exec(
+                select(ActionExecution).where(
+                    ActionExecution.idempotency_key == request.idempotency_key
+                )
+            ).first()
+            if earlier is not None:
+                if earlier.request_hash != request.body_hash:
+                    raise ConflictError("this Idempotency-Key was used with a different request")
+                return earlier, True
+    arguments = action_tools.normalize_arguments(request.action, request.arguments)
+    ctx = tool_context(service.services, customer_id=request.customer_id, ticket_id=request.ticket_id)
+    proposal = _matching_proposal(engine, request, arguments)
+    if proposal is None:
+        proposal = action_tools.propose(ctx, request.action, arguments)
+    if proposal.status == ActionStatus.DENIED or not request.confirmed_by_customer:
+        return proposal, False
+    outcome = action_tools.execute(ctx, proposal)
+    if request.idempotency_key and outcome.idempotency_key is None:
+        outcome = _remember_key(engine, outcome.id, request)
+    _after_execution(service, request.ticket_id, outcome)
+    return outcome, False
+
+
+def _matching_proposal(
+    engine: Any, request: ActionRequest, arguments: dict[str, Any]
+) -> ActionExecution | None:
+    """The stored proposal this request confirms; different arguments are refused."""
+    if request.action_id:
+        proposal = ledger.get_action(engine, request.action_id)
+        if proposal is None or proposal.ticket_id != request.ticket_id:
+            raise NotFoundError(f"action {request.action_id} not found on this ticket")
+    else:
+        proposal = _latest_for_order(engine, request, arguments.get("order_id"))
+        if proposal is None:
+            return None
+    merged = {**proposal.arguments, **arguments}
+    if proposal.action != request.action or (
+        ledger.arguments_hash(request.action, request.customer_id, merged) != proposal.arguments_hash
+    ):
+        raise ConflictError("the arguments differ from the proposal the customer was shown")
+    return proposal
+
+
+def _latest_for_order(
+    engine: Any, request: ActionRequest, order_id: str | None
+) -> ActionExecution | None:
+    with Session(engine, expire_on_commit=False) as session:
+        rows = session.exec(
+            select(ActionExecution).where(
+                ActionExecution.ticket_id == request.ticket_id,
+                ActionExecution.customer_id == request.customer_id,
+                ActionExecution.action == request.action,
+            )
+        ).all()
+    candidates = [
+        row
+        for row in rows
+        if row.status in (ActionStatus.PROPOSED, ActionStatus.PENDING, ActionStatus.EXECUTED)
+        and row.arguments.get("order_id") == order_id
+    ]
+    return max(candidates, key=lambda row: row.created_at) if candidates else None
+
+
+def _remember_key(engine: Any, action_id: str, request: ActionRequest) -> ActionExecution:
+    with session_scope(engine) as session:
+        row = session.get(ActionExecution, action_id)
+        assert row is not None
+        row.idempotency_key = request.idempotency_key
+        row.request_hash = request.body_hash
+        session.add(row)
+    return row
+
+
+def _after_execution(service: SupportService, ticket_id: str, outcome: ActionExecution) -> None:
+    """Close the proposal in the conversation and mark the ticket resolved by the agent."""
+    config = service.config(ticket_id)
+    state = service.graph.get_state(config).values
+    open_proposals = [p for p in state.get("open_proposals", []) if p["action_id"] != outcome.id]
+    if len(open_proposals) != len(state.get("open_proposals", [])):
+        service.graph.update_state(config, {"open_proposals": open_proposals}, as_node="respond")
+    if outcome.status != ActionStatus.EXECUTED:
+        return
+    with session_scope(service.services.engine) as session:
+        ticket = session.get(SupportTicket, ticket_id)
+        if ticket is not None and ticket.status not in (TicketStatus.ESCALATED, TicketStatus.ASSIGNED):
+            ticket.status, ticket.resolved_by, ticket.resolved_at = TicketStatus.RESOLVED, "ai", utcnow()
+            session.add(ticket)

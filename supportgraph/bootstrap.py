@@ -1,0 +1,39 @@
+"""First-run preparation: demo data, the article index and the serving intent model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from supportgraph.demo.seed import seed_demo_store
+from supportgraph.intents.training import train_default_model
+from supportgraph.knowledge.chunking import chunk_directory
+from supportgraph.knowledge.index import SyncReport
+from supportgraph.services import Services
+
+
+@dataclass(frozen=True)
+class PrepareReport:
+    """What preparation did."""
+
+    customers: int
+    orders: int
+    seeded: bool
+    articles: SyncReport
+    intent_model: str
+
+
+def prepare(services: Services, *, retrain: bool = False) -> PrepareReport:
+    """Seed the demo store if empty, sync the article index, train the intent model if missing."""
+    seeded = seed_demo_store(services.engine)
+    report = services.knowledge.sync(chunk_directory(services.articles_dir))
+    model_dir = services.settings.resolved_intent_model_dir
+    if retrain or not (model_dir / "meta.json").exists():
+        train_default_model(services.embedder).save(model_dir)
+        services.__dict__.pop("classifier", None)
+    return PrepareReport(
+        customers=seeded.customers,
+        orders=seeded.orders,
+        seeded=seeded.created,
+        articles=report,
+        intent_model=services.classifier.model.version if services.classifier.model else "none",
+    )

@@ -1,0 +1,112 @@
+"""The ``supportgraph`` command line."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from supportgraph.settings import get_settings
+
+app = typer.Typer(help="supportgraph: a tier-1 customer support agent.", no_args_is_help=True)
+
+
+def _services():  # type: ignore[no-untyped-def]
+    from supportgraph.services import Services
+
+    return Services(get_settings())
+
+
+@app.command()
+def seed(
+    retrain: Annotated[bool, typer.Option(help="retrain the intent model")] = False,
+) -> None:
+    """Create the demo store, index the help articles and train the intent model (idempotent)."""
+    from supportgraph.bootstrap import prepare
+
+    report = prepare(_services(), retrain=retrain)
+    typer.echo(
+        f"customers={report.customers} orders={report.orders} new={report.seeded} "
+        f"articles(+{report.articles.added} ~{report.articles.updated} "
+        f"-{report.articles.removed} ={report.articles.unchanged}) model={report.intent_model}"
+    )
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="port")] = None,
+) -> None:
+    """Serve the HTTP API (seeding the demo data first when the data directory is empty)."""
+    import uvicorn
+
+    from server import create_app
+    from supportgraph.bootstrap import prepare
+
+    logging.basicConfig(level=logging.INFO)
+    settings = get_settings()
+    services = _services()
+    prepare(services)
+    uvicorn.run(
+        create_app(settings, services),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="info",
+    )
+
+
+@app.command()
+def chat(
+    customer: Annotated[str, typer.Option(help="customer id to chat as")] = "cust_456",
+    ticket: Annotated[str | None, typer.Option(help="continue this ticket")] = None,
+) -> None:
+    """Talk to the agent in the terminal as a customer (empty line or Ctrl-D to stop)."""
+    from server import open_support_service
+    from supportgraph.bootstrap import prepare
+
+    services = _services()
+    prepare(services)
+    with open_support_service(services) as support:
+        typer.echo(f"Chatting as {customer}. Empty line to quit.")
+        while True:
+            try:
+                text = typer.prompt("you", default="", show_default=False)
+            except (EOFError, typer.Abort):
+                break
+            if not text.strip():
+                break
+            result = support.handle_message(ticket_id=ticket, customer_id=customer, message=text)
+            ticket = result.ticket_id
+            intents = ", ".join(i["intent"] for i in result.state.get("intents", []))
+            typer.echo(f"agent [{intents}; {result.latency_ms:.0f} ms]: {result.state['response']}")
+            for action in result.actions_available:
+                typer.echo(f"  (proposed: {action['action']} {action['arguments']})")
+        if ticket:
+            typer.echo(f"ticket: {ticket}")
+
+
+@app.command(name="eval")
+def run_eval(
+    suite: Annotated[str | None, typer.Option(help="scenario file name without .jsonl")] = None,
+    thresholds: Annotated[Path | None, typer.Option(help="thresholds TOML")] = None,
+    report: Annotated[Path | None, typer.Option(help="also write the JSON report here")] = None,
+) -> None:
+    """Run the scenario suites through the real graph; exit non-zero when a threshold fails."""
+    from evals.runner import check_thresholds, run_suites
+
+    result = run_suites(suite=suite)
+    failures = check_thresholds(result, thresholds)
+    result["threshold_failures"] = failures
+    text = json.dumps(result, indent=2)
+    typer.echo(text)
+    if report:
+        report.write_text(text)
+    if failures:
+        raise typer.Exit(code=1)
+
+
+if __name__ == "__main__":
+    app()

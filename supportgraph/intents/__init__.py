@@ -1,0 +1,1 @@
+"""Intent classification: the taxonomy, the keyword rules and the embedding model."""

@@ -1,0 +1,149 @@
+"""The cascade: keyword rules → embedding model → (LLM, when configured) → unknown."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict
+
+from supportgraph.intents.model import IntentModel
+from supportgraph.intents.rules import match_rules, sub_intent_for
+from supportgraph.intents.taxonomy import UNKNOWN, Taxonomy
+
+RULE_CONFIDENCE = 0.95
+
+
+class IntentPrediction(BaseModel):
+    """One intent of a message, as decided by one tier of the cascade."""
+
+    model_config = ConfigDict(frozen=True)
+
+    intent: str
+    sub_intent: str | None = None
+    confidence: float
+    margin: float | None = None
+    classifier_used: str
+    model_version: str | None = None
+    latency_ms: float = 0.0
+
+
+@dataclass(frozen=True)
+class LlmVerdict:
+    """What an LLM tier answered: intents with confidences (validated by the caller)."""
+
+    intents: list[tuple[str, str | None, float]]
+
+
+LlmTier = Callable[[str, list[str]], LlmVerdict | None]
+
+
+class IntentClassifier:
+    """Decides a message's intents, cheapest tier first, and says which tier decided."""
+
+    def __init__(
+        self,
+        taxonomy: Taxonomy,
+        model: IntentModel | None,
+        *,
+        llm_tier: LlmTier | None = None,
+        llm_below: float = 0.6,
+    ) -> None:
+        """Combine the taxonomy's rules, a trained model and an optional LLM tier."""
+        self.taxonomy = taxonomy
+        self.model = model
+        self.llm_tier = llm_tier
+        self.llm_below = llm_below
+
+    def classify(self, text: str, vector: np.ndarray | None) -> list[IntentPrediction]:
+        """All intents of the message, the primary one first."""
+        started = time.perf_counter()
+        rule_hits = match_rules(text, self.taxonomy)
+        rules_ms = (time.perf_counter() - started) * 1000
+        probs = self._model_probabilities(vector)
+        if rule_hits:
+            return [
+                IntentPrediction(
+                    intent=hit.intent,
+                    sub_intent=hit.sub_intent or self._sub_intent(text, hit.intent),
+                    confidence=max(RULE_CONFIDENCE, probs.get(hit.intent, 0.0)),
+                    classifier_used="rules",
+                    latency_ms=rules_ms,
+                )
+                for hit in rule_hits
+            ]
+        return self._classify_by_model(text, probs, started)
+
+    def _model_probabilities(self, vector: np.ndarray | None) -> dict[str, float]:
+        if self.model is None or vector is None:
+            return {}
+        row = self.model.probabilities(vector)[0]
+        return dict(zip(self.model.meta.labels, (float(p) for p in row), strict=True))
+
+    def _classify_by_model(
+        self, text: str, probs: dict[str, float], started: float
+    ) -> list[IntentPrediction]:
+        ranked = sorted(probs.items(), key=lambda item: item[1], reverse=True)
+        if not ranked:
+            return [self._unknown(0.0, started)]
+        (top, p1), p2 = ranked[0], ranked[1][1] if len(ranked) > 1 else 0.0
+        assert self.model is not None
+        if (p1 < self.llm_below or top == UNKNOWN) and self.llm_tier is not None:
+            verdict = self._ask_llm(text, started)
+            if verdict is not None:
+                return verdict
+        if top == UNKNOWN or p1 < self.model.meta.unknown_threshold:
+            return [self._unknown(1.0 - p1 if top != UNKNOWN else p1, started)]
+        latency = (time.perf_counter() - started) * 1000
+        chosen = [(top, p1)] + [
+            (label, p)
+            for label, p in ranked[1:3]
+            if label != UNKNOWN and p >= self.model.meta.secondary_threshold
+        ]
+        return [
+            IntentPrediction(
+                intent=label,
+                sub_intent=self._sub_intent(text, label),
+                confidence=p,
+                margin=p1 - p2,
+                classifier_used="embedding",
+                model_version=self.model.version,
+                latency_ms=latency,
+            )
+            for label, p in chosen
+        ]
+
+    def _ask_llm(self, text: str, started: float) -> list[IntentPrediction] | None:
+        assert self.llm_tier is not None
+        verdict = self.llm_tier(text, self.taxonomy.names)
+        if verdict is None:
+            return None
+        latency = (time.perf_counter() - started) * 1000
+        known = set(self.taxonomy.names)
+        predictions = [
+            IntentPrediction(
+                intent=intent,
+                sub_intent=sub_intent,
+                confidence=max(0.0, min(1.0, confidence)),
+                classifier_used="llm",
+                latency_ms=latency,
+            )
+            for intent, sub_intent, confidence in verdict.intents
+            if intent in known
+        ]
+        return predictions or None
+
+    def _unknown(self, confidence: float, started: float) -> IntentPrediction:
+        return IntentPrediction(
+            intent=UNKNOWN,
+            confidence=confidence,
+            classifier_used="embedding" if self.model else "fallback",
+            model_version=self.model.version if self.model else None,
+            latency_ms=(time.perf_counter() - started) * 1000,
+        )
+
+    def _sub_intent(self, text: str, intent_name: str) -> str | None:
+        intent = self.taxonomy.get(intent_name)
+        return sub_intent_for(text, intent) if intent else None

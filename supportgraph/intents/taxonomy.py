@@ -1,0 +1,82 @@
+"""The intent taxonomy, loaded from the TOML file a company edits."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+DATA_DIR = Path(__file__).parent / "data"
+DEFAULT_TAXONOMY = DATA_DIR / "taxonomy.toml"
+UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class SubIntent:
+    """A refinement of an intent, with its own rules."""
+
+    name: str
+    description: str
+    patterns: tuple[re.Pattern[str], ...]
+    decisive: bool = False
+
+
+@dataclass(frozen=True)
+class Intent:
+    """One intent of the taxonomy."""
+
+    name: str
+    description: str
+    requires_action: bool
+    patterns: tuple[re.Pattern[str], ...]
+    sub_intents: tuple[SubIntent, ...]
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    """Every intent the agent knows."""
+
+    intents: tuple[Intent, ...]
+
+    @property
+    def names(self) -> list[str]:
+        """Intent names in file order."""
+        return [intent.name for intent in self.intents]
+
+    def get(self, name: str) -> Intent | None:
+        """The intent of that name, if any."""
+        return next((intent for intent in self.intents if intent.name == name), None)
+
+
+def _compile(patterns: list[str]) -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(pattern, re.IGNORECASE) for pattern in patterns)
+
+
+@lru_cache(maxsize=4)
+def load_taxonomy(path: Path = DEFAULT_TAXONOMY) -> Taxonomy:
+    """Read and compile a taxonomy file."""
+    with path.open("rb") as handle:
+        raw = tomllib.load(handle)
+    intents = tuple(
+        Intent(
+            name=entry["name"],
+            description=entry["description"],
+            requires_action=bool(entry.get("requires_action", False)),
+            patterns=_compile(entry.get("patterns", [])),
+            sub_intents=tuple(
+                SubIntent(
+                    sub["name"],
+                    sub["description"],
+                    _compile(sub.get("patterns", [])),
+                    bool(sub.get("decisive", False)),
+                )
+                for sub in entry.get("sub_intent", [])
+            ),
+        )
+        for entry in raw["intent"]
+    )
+    if UNKNOWN not in {intent.name for intent in intents}:
+        raise ValueError(f"the taxonomy must define the '{UNKNOWN}' intent")
+    return Taxonomy(intents)

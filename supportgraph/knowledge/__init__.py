@@ -1,0 +1,1 @@
+"""Knowledge: the embedding model, help-article chunking, and the Chroma index."""

@@ -1,0 +1,166 @@
+"""Grounded reply templates: every fact in a reply comes from a tool result or a source."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from graph.state import ActionView, AnswerPart
+
+CLARIFY = (
+    "I'm not sure I understood. I can help with orders and deliveries, refunds and "
+    "cancellations, passwords and account details, and billing questions. "
+    "Could you tell me a bit more about what you need?"
+)
+CONFIRM_PROMPT = "Shall I go ahead? Reply \"yes\" to confirm or \"no\" to leave it."
+
+
+def _money(value: Any) -> str:
+    return f"${float(value):,.2f}"
+
+
+def describe_order(facts: dict[str, Any]) -> str:
+    """One sentence on where an order stands, from its facts only."""
+    order_id, status = facts["order_id"], facts["status"]
+    head = f"Order {order_id} ({facts['description']}, {_money(facts['total'])})"
+    if status == "processing":
+        return f"{head} is still processing: it was placed on {facts['ordered_on']} and hasn't shipped yet."
+    if status == "shipped":
+        eta = f" and is expected by {facts['estimated_delivery']}" if facts.get("estimated_delivery") else ""
+        tracking = f" (tracking number {facts['tracking_number']})" if facts.get("tracking_number") else ""
+        return f"{head} has shipped: it left our warehouse on {facts['shipped_on']}{tracking}{eta}."
+    if status == "delivered":
+        return f"{head} was delivered on {facts['delivered_on']}."
+    if status == "cancelled":
+        return f"{head} is cancelled."
+    if status == "refunded":
+        return f"{head} is refunded: {_money(facts['refunded_total'])} went back to your payment method."
+    return (
+        f"{head} is partially refunded: {_money(facts['refunded_total'])} has been refunded "
+        f"and {_money(facts['refundable'])} remains."
+    )
+
+
+def _order_status(part: AnswerPart) -> str:
+    return describe_order(part["facts"])
+
+
+def _offer(part: AnswerPart) -> str:
+    facts = part["facts"]
+    order = facts.get("order") or {}
+    action = facts["action"]
+    if action == "process_refund" and facts.get("cancels_order"):
+        text = (
+            f"Because it hasn't shipped, I can cancel order {order['order_id']} and refund the "
+            f"full {_money(facts['amount'])} to your original payment method."
+        )
+    elif action == "process_refund":
+        text = (
+            f"I can refund {_money(facts['amount'])} for order {order['order_id']} "
+            f"({order['description']}) to your original payment method."
+        )
+    elif action == "cancel_order":
+        text = f"I can cancel order {order['order_id']} and refund {_money(facts['amount'] or order['total'])}."
+    elif action == "send_password_reset":
+        text = "I can send a password reset link to the email address on your account."
+    else:
+        text = f"I can change the delivery address of order {order['order_id']}."
+    return f"{text} {CONFIRM_PROMPT}"
+
+
+def _denied(part: AnswerPart) -> str:
+    return str(part["facts"]["reason"])
+
+
+def _needs_human(part: AnswerPart) -> str:
+    return f"{part['facts']['reason']} I'm passing this to a member of our team."
+
+
+def _executed(part: AnswerPart) -> str:
+    facts = part["facts"]
+    result = facts["result"]
+    order = result.get("order") or {}
+    action = facts["action"]
+    if action == "process_refund" and order.get("status") == "cancelled":
+        return (
+            f"Done: order {order['order_id']} is cancelled and {_money(result['refunded'])} is "
+            "being refunded to your original payment method."
+        )
+    if action == "process_refund":
+        return (
+            f"Done: {_money(result['refunded'])} for order {order['order_id']} is being refunded "
+            "to your original payment method."
+        )
+    if action == "cancel_order":
+        return f"Done: order {order['order_id']} is cancelled and you'll be refunded in full."
+    if action == "send_password_reset":
+        return f"Done: a password reset link is on its way to {result['sent_to']}."
+    return f"Done: order {order['order_id']} will now ship to {result['address']}."
+
+
+def _article(part: AnswerPart) -> str:
+    sentences = part["facts"]["sentences"]
+    return " ".join(sentences) + f" (Source: {part['facts']['title']}.)"
+
+
+def _fixed(text: str) -> Callable[[AnswerPart], str]:
+    return lambda part: text
+
+
+def _order_not_found(part: AnswerPart) -> str:
+    ids = ", ".join(part["facts"].get("order_ids", []))
+    return f"I couldn't find order {ids} on your account. Could you check the order number?"
+
+
+TEMPLATES: dict[str, Callable[[AnswerPart], str]] = {
+    "order_status": _order_status,
+    "offer": _offer,
+    "denied": _denied,
+    "needs_human": _needs_human,
+    "action_executed": _executed,
+    "action_denied": lambda part: f"I couldn't do that: {part['facts']['reason']}",
+    "action_failed": lambda part: (
+        f"I couldn't complete that ({part['facts']['error']}). A team member can help."
+    ),
+    "action_pending": _fixed("That request is already being processed."),
+    "declined": _fixed("No problem, I haven't changed anything."),
+    "article": _article,
+    "clarify": _fixed(CLARIFY),
+    "no_answer": _fixed(
+        "I don't have a reliable answer to that in our help center, so I won't guess. "
+        "Could you rephrase, or would you like a team member to help?"
+    ),
+    "order_not_found": _order_not_found,
+    "no_orders": _fixed("I couldn't find any orders on your account."),
+    "ask_address": lambda part: (
+        f"Which address should order {part['facts']['order']['order_id']} ship to? "
+        "Please send the full street address, city and ZIP code."
+    ),
+    "complaint": _fixed("I'm sorry about this experience. I want to put it right."),
+    "handoff_requested": _fixed("Of course."),
+}
+
+
+def render(parts: list[AnswerPart]) -> str:
+    """The reply for a turn: one paragraph per answer part, in order, without repeats.
+
+    An order an offer or a refusal is about is described once, before the first such part.
+    """
+    paragraphs: list[str] = []
+    described: set[str] = set()
+    for part in parts:
+        order = part["facts"].get("order") if part["kind"] in ("offer", "denied") else None
+        if part["kind"] == "order_status":
+            described.add(part["facts"]["order_id"])
+        elif order and order["order_id"] not in described:
+            described.add(order["order_id"])
+            paragraphs.append(describe_order(order))
+        text = TEMPLATES[part["kind"]](part)
+        if text not in paragraphs:
+            paragraphs.append(text)
+    return "\n\n".join(paragraphs) if paragraphs else CLARIFY
+
+
+def actions_available(actions: list[ActionView]) -> list[ActionView]:
+    """The proposals a customer can confirm now."""
+    return [a for a in actions if a["status"] == "proposed" and not a["requires_human"]]

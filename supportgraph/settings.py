@@ -1,0 +1,89 @@
+"""One typed settings object, read from the environment (prefix ``SUPPORTGRAPH_``)."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Runtime configuration. Only factories and the server read it; nodes and tools never do."""
+
+    model_config = SettingsConfigDict(env_prefix="SUPPORTGRAPH_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Path("./var")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite in the data directory"
+    )
+    checkpoint_url: str | None = Field(
+        default=None,
+        description="Conversation checkpoints; default: the database URL's engine "
+        "(a SQLite file in the data directory, or the same PostgreSQL)",
+    )
+    chroma_path: Path | None = Field(default=None, description="default: <data_dir>/chroma")
+    chroma_host: str | None = Field(default=None, description="Chroma server; overrides chroma_path")
+    chroma_port: int = 8000
+    embedding_model: str | None = Field(
+        default=None, description="sentence-transformers name or path; default: packaged MiniLM"
+    )
+    intent_model_dir: Path | None = Field(
+        default=None, description="trained intent model; default: <data_dir>/models/intent"
+    )
+    llm_model: str | None = None
+    llm_base_url: str | None = None
+    llm_api_key: SecretStr | None = None
+    llm_timeout_s: float = 10.0
+    llm_max_retries: int = 1
+    human_cost_per_ticket_usd: float = Field(default=6.0, ge=0)
+    ai_cost_per_ticket_usd: float = Field(
+        default=0.0, ge=0, description="without an LLM the marginal cost is compute only"
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    articles_dir: Path | None = Field(
+        default=None, description="help-centre markdown; default: the packaged demo articles"
+    )
+
+    @model_validator(mode="after")
+    def _llm_needs_model(self) -> Settings:
+        if (self.llm_base_url or self.llm_api_key) and not self.llm_model:
+            raise ValueError("SUPPORTGRAPH_LLM_MODEL is required when an LLM endpoint or key is set")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        """The database URL, defaulting to a SQLite file in the data directory."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'supportgraph.sqlite'}"
+
+    @property
+    def resolved_checkpoint_url(self) -> str:
+        """Where LangGraph checkpoints live: PostgreSQL beside the data, or a SQLite file."""
+        if self.checkpoint_url:
+            return self.checkpoint_url
+        if self.resolved_database_url.startswith("postgresql"):
+            return self.resolved_database_url
+        return f"sqlite:///{self.data_dir / 'checkpoints.sqlite'}"
+
+    @property
+    def resolved_chroma_path(self) -> Path:
+        """The local Chroma directory."""
+        return self.chroma_path or self.data_dir / "chroma"
+
+    @property
+    def resolved_intent_model_dir(self) -> Path:
+        """Where the serving intent model is stored."""
+        return self.intent_model_dir or self.data_dir / "models" / "intent"
+
+    @property
+    def llm_enabled(self) -> bool:
+        """True when an LLM model is configured."""
+        return bool(self.llm_model)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

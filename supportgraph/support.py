@@ -1,0 +1,256 @@
+"""The support service: runs the graph for a turn and stores every record it produced."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from langgraph.graph.state import CompiledStateGraph
+from sqlmodel import Session, col, select
+
+from graph.context import AgentContext
+from graph.state import ActionView, TicketState
+from supportgraph.db.engine import session_scope
+from supportgraph.db.models import (
+    CustomerMessage,
+    EscalationDecision,
+    IntentClassification,
+    RetrievalContext,
+    SupportTicket,
+    TicketStatus,
+    new_id,
+    utcnow,
+)
+from supportgraph.replies import actions_available
+from supportgraph.services import Services
+from supportgraph.text import mask_card_numbers
+
+
+class NotFoundError(LookupError):
+    """An unknown customer or ticket (or one that belongs to someone else)."""
+
+
+@dataclass
+class TurnResult:
+    """What one customer message produced."""
+
+    ticket_id: str
+    turn: int
+    state: dict[str, Any]
+    latency_ms: float
+    node_latency_ms: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def actions_available(self) -> list[ActionView]:
+        """Proposals the customer can confirm."""
+        return actions_available(self.state.get("actions", []))
+
+
+class SupportService:
+    """Turns customer messages into graph runs and stored records."""
+
+    def __init__(self, services: Services, graph: CompiledStateGraph[Any, Any, Any, Any]) -> None:
+        """Use these services and a graph compiled with a checkpointer."""
+        self.services = services
+        self.graph = graph
+        self._ticket_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+
+    def config(self, ticket_id: str) -> dict[str, Any]:
+        """The LangGraph config of a ticket: its thread is the ticket."""
+        return {"configurable": {"thread_id": ticket_id}}
+
+    def open_ticket(self, ticket_id: str | None, customer_id: str, channel: str) -> SupportTicket:
+        """The customer's ticket, created when new; someone else's ticket is 'not found'."""
+        if self.services.backend.get_customer(customer_id) is None:
+            raise NotFoundError(f"customer {customer_id} not found")
+        with session_scope(self.services.engine) as session:
+            ticket = session.get(SupportTicket, ticket_id) if ticket_id else None
+            if ticket is not None and ticket.customer_id != customer_id:
+                raise NotFoundError(f"ticket {ticket_id} not found for customer {customer_id}")
+            if ticket is None:
+                ticket = SupportTicket(
+                    id=ticket_id or new_id("tkt"), customer_id=customer_id, channel=channel
+                )
+                session.add(ticket)
+            return ticket
+
+    def handle_message(
+        self, *, ticket_id: str | None, customer_id: str, message: str, channel: str = "web_chat"
+    ) -> TurnResult:
+        """Run one turn and store the message, the decisions and the reply."""
+        started = time.perf_counter()
+        ticket = self.open_ticket(ticket_id, customer_id, channel)
+        with self._ticket_locks[ticket.id]:
+            try:
+                state, node_ms = self._run_graph(ticket.id, customer_id, message, channel)
+            except Exception:
+                self._store_failed_message(ticket, message, channel)
+                raise
+            latency = (time.perf_counter() - started) * 1000
+            self._store_turn(ticket, state, channel, latency)
+        return TurnResult(ticket.id, state["turn"], state, latency, node_ms)
+
+    def _run_graph(
+        self, ticket_id: str, customer_id: str, message: str, channel: str
+    ) -> tuple[dict[str, Any], dict[str, float]]:
+        node_ms: dict[str, float] = {}
+        last = time.perf_counter()
+        for update in self.graph.stream(
+            {"ticket_id": ticket_id, "customer_id": customer_id, "message": message, "channel": channel},
+            self.config(ticket_id),
+            context=AgentContext(services=self.services),
+            stream_mode="updates",
+        ):
+            now = time.perf_counter()
+            for node in update:
+                node_ms[node] = round((now - last) * 1000, 3)
+            last = now
+        values = self.graph.get_state(self.config(ticket_id)).values
+        return dict(values), node_ms
+
+    def _store_failed_message(self, ticket: SupportTicket, message: str, channel: str) -> None:
+        masked, _ = mask_card_numbers(message)
+        with session_scope(self.services.engine) as session:
+            turn = (session.get(SupportTicket, ticket.id) or ticket).turn_count + 1
+            session.add(
+                CustomerMessage(
+                    ticket_id=ticket.id,
+                    turn=turn,
+                    role="customer",
+                    content=masked,
+                    channel=channel,
+                    flags=["processing_error"],
+                )
+            )
+
+    def _store_turn(
+        self, ticket: SupportTicket, state: dict[str, Any], channel: str, latency_ms: float
+    ) -> None:
+        turn = state["turn"]
+        with session_scope(self.services.engine) as session:
+            customer_message = CustomerMessage(
+                ticket_id=ticket.id,
+                turn=turn,
+                role="customer",
+                content=state["message"],
+                channel=channel,
+                flags=state.get("flags", []),
+            )
+            session.add(customer_message)
+            session.flush()
+            for index, view in enumerate(state.get("intents", [])):
+                session.add(
+                    IntentClassification(
+                        ticket_id=ticket.id,
+                        message_id=customer_message.id,
+                        intent=view["intent"],
+                        sub_intent=view["sub_intent"],
+                        confidence=view["confidence"],
+                        margin=view["margin"],
+                        classifier_used=view["classifier_used"],
+                        model_version=view["model_version"],
+                        is_primary=index == 0,
+                        latency_ms=view["latency_ms"],
+                    )
+                )
+            self._store_retrieval(session, ticket.id, customer_message.id, state)
+            self._store_gate(session, ticket.id, customer_message.id, state)
+            session.add(
+                CustomerMessage(
+                    ticket_id=ticket.id,
+                    turn=turn,
+                    role="ai",
+                    content=state.get("response", ""),
+                    channel=channel,
+                    response_latency_ms=round(latency_ms, 3),
+                )
+            )
+            self._update_ticket(session, ticket.id, state)
+
+    @staticmethod
+    def _store_retrieval(session: Session, ticket_id: str, message_id: str, state: dict[str, Any]) -> None:
+        retrieval = state.get("retrieval")
+        if not retrieval:
+            return
+        session.add(
+            RetrievalContext(
+                ticket_id=ticket_id,
+                message_id=message_id,
+                query=retrieval["query"],
+                sources=[
+                    {"id": s["id"], "kind": s["kind"], "score": s["score"]}
+                    for s in state.get("sources", [])
+                ],
+                top_score=retrieval["top_score"],
+                quality=retrieval["quality"],
+                context_tokens=retrieval["context_tokens"],
+                latency_ms=retrieval["latency_ms"],
+            )
+        )
+
+    @staticmethod
+    def _store_gate(session: Session, ticket_id: str, message_id: str, state: dict[str, Any]) -> None:
+        gate = state.get("gate")
+        if not gate:
+            return
+        session.add(
+            EscalationDecision(
+                ticket_id=ticket_id,
+                message_id=message_id,
+                escalate=gate["escalate"],
+                score=gate["score"],
+                threshold=gate["threshold"],
+                signals=gate["signals"],
+                rule_id=gate["rule_id"],
+                reason=gate["reason"],
+            )
+        )
+
+    @staticmethod
+    def _update_ticket(session: Session, ticket_id: str, state: dict[str, Any]) -> None:
+        ticket = session.get(SupportTicket, ticket_id)
+        assert ticket is not None
+        now = utcnow()
+        ticket.turn_count = state["turn"]
+        ticket.updated_at = now
+        if state.get("intents") and ticket.primary_intent is None:
+            ticket.primary_intent = state["intents"][0]["intent"]
+        if state.get("handed_off"):
+            if ticket.status not in (TicketStatus.ESCALATED, TicketStatus.ASSIGNED):
+                ticket.status = TicketStatus.ESCALATED
+                ticket.escalated_at = now
+                ticket.escalation_reason = (state.get("gate") or {}).get("reason")
+            ticket.handoff_summary = state.get("handoff")
+            ticket.resolved_by = None
+            ticket.resolved_at = None
+        else:
+            ticket.status, ticket.resolved_by = _status_after_turn(state)
+            ticket.resolved_at = now if ticket.status == TicketStatus.RESOLVED else None
+        session.add(ticket)
+
+    def ticket_messages(self, ticket_id: str) -> list[CustomerMessage]:
+        """Every message of a ticket in order."""
+        with Session(self.services.engine) as session:
+            return list(
+                session.exec(
+                    select(CustomerMessage)
+                    .where(CustomerMessage.ticket_id == ticket_id)
+                    .order_by(col(CustomerMessage.created_at), col(CustomerMessage.turn))
+                ).all()
+            )
+
+
+UNRESOLVED_KINDS = frozenset({"clarify", "no_answer", "order_not_found", "ask_address"})
+
+
+def _status_after_turn(state: dict[str, Any]) -> tuple[TicketStatus, str | None]:
+    """Open when the agent could not answer, awaiting the customer on an offer, else resolved."""
+    kinds = {part["kind"] for part in state.get("answer", [])}
+    if state.get("open_proposals"):
+        return TicketStatus.AWAITING_CUSTOMER, None
+    if not kinds or kinds <= UNRESOLVED_KINDS:
+        return TicketStatus.OPEN, None
+    return TicketStatus.RESOLVED, "ai"

@@ -1,0 +1,66 @@
+"""Text inspection shared by the guard and the storage layer: entities, PII, injection cues."""
+
+from __future__ import annotations
+
+import re
+
+ORDER_ID = re.compile(r"\bORD-?\s?(\d{2,10})\b", re.IGNORECASE)
+AMOUNT = re.compile(r"\$\s?(\d{1,6}(?:,\d{3})*(?:\.\d{2})?)")
+EMAIL = re.compile(r"\b[\w.+-]+@[\w-]+\.[\w.-]+\b")
+CARD = re.compile(r"\b(?:\d[ -]?){13,19}\b")
+INJECTION = re.compile(
+    r"ignore (all |any |the )?(previous|prior|above) (instructions|rules)|system prompt|"
+    r"you are now|developer mode|disregard (the |your )?(policy|rules|instructions)|"
+    r"act as (an? )?(admin|administrator|developer)|override (the )?polic",
+    re.IGNORECASE,
+)
+
+
+def order_ids(text: str) -> list[str]:
+    """Order ids in the order they appear, normalized to ``ORD-<digits>``."""
+    seen: list[str] = []
+    for match in ORDER_ID.finditer(text):
+        order_id = f"ORD-{match.group(1)}"
+        if order_id not in seen:
+            seen.append(order_id)
+    return seen
+
+
+def amounts(text: str) -> list[str]:
+    """Dollar amounts mentioned, as plain decimals."""
+    return [match.group(1).replace(",", "") for match in AMOUNT.finditer(text)]
+
+
+def emails(text: str) -> list[str]:
+    """Email addresses mentioned."""
+    return EMAIL.findall(text)
+
+
+def _luhn_ok(digits: str) -> bool:
+    total = 0
+    for index, char in enumerate(reversed(digits)):
+        value = int(char)
+        if index % 2 == 1:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+def mask_card_numbers(text: str) -> tuple[str, bool]:
+    """Replace payment card numbers (Luhn-valid) with a mask keeping the last four digits."""
+    found = False
+
+    def _mask(match: re.Match[str]) -> str:
+        nonlocal found
+        digits = re.sub(r"\D", "", match.group(0))
+        if not 13 <= len(digits) <= 19 or not _luhn_ok(digits):
+            return match.group(0)
+        found = True
+        return f"[card ending {digits[-4:]}]"
+
+    return CARD.sub(_mask, text), found
+
+
+def looks_like_injection(text: str) -> bool:
+    """True when the text tries to talk to the system rather than to support."""
+    return bool(INJECTION.search(text))

@@ -1,0 +1,1 @@
+"""Every action and every read of live account data, over the commerce backend interface."""
