@@ -93,6 +93,7 @@ def run_eval(
     suite: Annotated[str | None, typer.Option(help="scenario file name without .jsonl")] = None,
     thresholds: Annotated[Path | None, typer.Option(help="thresholds TOML")] = None,
     report: Annotated[Path | None, typer.Option(help="also write the JSON report here")] = None,
+    summary: Annotated[bool, typer.Option(help="print metrics and failing ids only")] = False,
 ) -> None:
     """Run the scenario suites through the real graph; exit non-zero when a threshold fails."""
     from evals.runner import check_thresholds, run_suites
@@ -101,10 +102,20 @@ def run_eval(
     failures = check_thresholds(result, thresholds)
     result["threshold_failures"] = failures
     text = json.dumps(result, indent=2)
-    typer.echo(text)
     if report:
+        report.parent.mkdir(parents=True, exist_ok=True)
         report.write_text(text)
+    if summary:
+        brief = {
+            "metrics": result["metrics"],
+            "failing_scenarios": [failure["scenario"] for failure in result["failures"]],
+            "threshold_failures": failures,
+        }
+        typer.echo(json.dumps(brief, indent=2))
+    else:
+        typer.echo(text)
     if failures:
+        typer.echo(f"eval thresholds breached: {'; '.join(failures)}", err=True)
         raise typer.Exit(code=1)
 
 
