@@ -191,9 +191,19 @@ def _message_response(result: Any) -> MessageResponse:
         ],
         escalated=bool(state.get("escalated")),
         escalation_reason=gate.get("reason") if state.get("escalated") else None,
-        sources=[SourceOut.model_validate(source) for source in state.get("sources", [])],
+        sources=[SourceOut.model_validate(source) for source in _cited_sources(state)],
         response_latency_ms=round(result.latency_ms, 3),
     )
+
+
+def _cited_sources(state: dict[str, Any]) -> list[dict[str, Any]]:
+    """Articles retrieved for the turn, and the orders the answer actually used."""
+    cited = {source_id for part in state.get("answer", []) for source_id in part["source_ids"]}
+    return [
+        source
+        for source in state.get("sources", [])
+        if source["kind"] != "order" or source["id"] in cited
+    ]
 
 
 def _ticket_view(support: SupportService, ticket_id: str) -> dict[str, Any]:

@@ -17,13 +17,10 @@ from nodes.respond import respond
 from nodes.retrieve import retrieve
 
 
-def route_after_guard(state: TicketState) -> Literal["classify", "handoff"]:
-    """A ticket already with a person skips automation."""
-    return "handoff" if state.get("handed_off") else "classify"
-
-
-def route_after_classify(state: TicketState) -> Literal["retrieve", "resolve"]:
-    """A yes or no to an open proposal needs no retrieval."""
+def route_after_classify(state: TicketState) -> Literal["retrieve", "resolve", "handoff"]:
+    """A ticket already with a person skips automation; a yes or no needs no retrieval."""
+    if state.get("handed_off"):
+        return "handoff"
     return "resolve" if state.get("confirmation") else "retrieve"
 
 
@@ -46,7 +43,7 @@ def build_graph() -> StateGraph[TicketState, AgentContext, InputState, OutputSta
     builder.add_node("respond", respond)
     builder.add_node("handoff", handoff)
     builder.add_edge(START, "guard")
-    builder.add_conditional_edges("guard", route_after_guard)
+    builder.add_edge("guard", "classify")
     builder.add_conditional_edges("classify", route_after_classify)
     builder.add_edge("retrieve", "resolve")
     builder.add_edge("resolve", "gate")

@@ -24,6 +24,7 @@ class IntentView(TypedDict):
     classifier_used: str
     model_version: str | None
     latency_ms: float
+    evidence: NotRequired[str | None]  # the clause that carried this intent
 
 
 class Entities(TypedDict):
@@ -126,6 +127,7 @@ class TicketState(InputState):
     sources: list[Source]
     retrieval: RetrievalView | None
     open_proposals: list[ActionView]
+    focus_order_id: str | None  # the order the conversation is about
     actions: list[ActionView]
     answer: list[AnswerPart]
     gate: GateView | None

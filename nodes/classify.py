@@ -11,6 +11,19 @@ from graph.state import IntentView, TicketState
 from supportgraph.intents.confirmation import detect_confirmation
 
 RECENT_VECTORS = 5
+ACTION_INTENTS = {
+    "process_refund": "refund",
+    "cancel_order": "cancel_order",
+    "send_password_reset": "password_reset",
+    "update_shipping_address": "account_update",
+}
+
+
+def _only_about_proposals(text: str, state: TicketState, services: Any) -> bool:
+    """A reply whose only recognised requests are the proposals themselves ("yes, cancel it")."""
+    named = services.classifier.rule_intents(text)
+    proposed = {ACTION_INTENTS[p["action"]] for p in state.get("open_proposals", [])}
+    return named <= proposed
 
 
 def classify(state: TicketState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
@@ -19,6 +32,8 @@ def classify(state: TicketState, runtime: Runtime[AgentContext]) -> dict[str, An
     text = state["message"]
     vector = services.embedder.embed_one(text)
     confirmation = detect_confirmation(text) if state.get("open_proposals") else None
+    if confirmation and not _only_about_proposals(text, state, services):
+        confirmation = None  # "no, refund the other order instead" is a new request
     vector_list = [round(float(x), 6) for x in vector]
     recent = [*state.get("recent_vectors", [])[-(RECENT_VECTORS - 1) :], vector_list]
     if confirmation:
@@ -38,6 +53,7 @@ def classify(state: TicketState, runtime: Runtime[AgentContext]) -> dict[str, An
             "classifier_used": p.classifier_used,
             "model_version": p.model_version,
             "latency_ms": round(p.latency_ms, 3),
+            "evidence": p.evidence,
         }
         for p in predictions
     ]

@@ -5,7 +5,6 @@ Every read and write goes through ``tools``; every decision comes from ``policie
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -13,6 +12,7 @@ from langgraph.runtime import Runtime
 
 from graph.context import AgentContext, services_of, tool_context
 from graph.state import ActionView, AnswerPart, IntentView, Source, TicketState
+from supportgraph import text as text_tools
 from supportgraph.db import actions as ledger
 from supportgraph.db.models import ActionExecution, ActionStatus
 from supportgraph.knowledge.extract import best_sentences, words
@@ -20,7 +20,12 @@ from tools import actions as action_tools
 from tools.context import ToolContext
 
 MIN_ARTICLE_SCORE = 0.35
-_ADDRESS = re.compile(r"\bto\s+(\d+\s+[\w .'-]+,\s*[\w .'-]+(?:,\s*[\w .'-]+)*)", re.IGNORECASE)
+FILLER_KINDS = frozenset({"clarify", "no_answer"})
+ACTIONABLE_STATUSES = {
+    "refund": frozenset({"processing", "delivered", "partially_refunded"}),
+    "cancel_order": frozenset({"processing"}),
+    "account_update": frozenset({"processing"}),
+}
 
 
 def action_view(row: ActionExecution) -> ActionView:
@@ -58,12 +63,18 @@ def resolve(state: TicketState, runtime: Runtime[AgentContext]) -> dict[str, Any
         answer.append(part)
         if row is not None:
             actions.append(action_view(row))
+    substantive = [part for part in answer if part["kind"] not in FILLER_KINDS]
+    answer = substantive or answer[:1]
+    update: dict[str, Any] = {"answer": answer, "actions": actions}
+    focus = [i for part in answer for i in part["source_ids"] if i in {o["id"] for o in _orders(state)}]
+    if focus:
+        update["focus_order_id"] = focus[-1]
     proposed = [a for a in actions if a["status"] == "proposed" and not a["requires_human"]]
     if not proposed:
-        return {"answer": answer, "actions": actions}
+        return update
     superseded = [p["action_id"] for p in open_proposals]
     ledger.set_status(ctx.engine, superseded, ActionStatus.DECLINED)
-    return {"answer": answer, "actions": actions, "open_proposals": proposed}
+    return {**update, "open_proposals": proposed}
 
 
 def _answer_proposals(ctx: ToolContext, reply: str, proposals: list[ActionView]) -> dict[str, Any]:
@@ -103,17 +114,31 @@ def _orders(state: TicketState) -> list[Source]:
     return [source for source in state["sources"] if source["kind"] == "order"]
 
 
-def _target_order(state: TicketState) -> Source | None:
-    """The order the customer means: named by id, by product, else the newest."""
+def _target_order(state: TicketState, view: IntentView | None = None) -> Source | None:
+    """The order an intent is about: named by id, then by product, then in focus, else newest.
+
+    When guessing for an action, the newest order the action could apply to comes first.
+    """
     orders = _orders(state)
     if not orders:
         return None
-    asked = words(state["message"])
-    for order in orders:
-        items = " ".join(order.get("facts", {}).get("items", []))
-        if asked & words(items):
-            return order
-    return orders[0]
+    evidence = (view or {}).get("evidence") or state["message"]
+    by_id = {order["id"]: order for order in orders}
+    for candidates in (text_tools.order_ids(evidence), state["entities"]["order_ids"]):
+        named = [order_id for order_id in candidates if order_id in by_id]
+        if named:
+            return by_id[named[0]]
+        asked = words(evidence)
+        for order in orders:
+            if asked & words(" ".join(order.get("facts", {}).get("items", []))):
+                return order
+        evidence = state["message"]
+    focus = state.get("focus_order_id")
+    if focus in by_id:
+        return by_id[focus]
+    wanted = ACTIONABLE_STATUSES.get((view or {}).get("intent", ""), frozenset())
+    actionable = [o for o in orders if o.get("facts", {}).get("status") in wanted]
+    return actionable[0] if actionable else orders[0]
 
 
 def _missing_order_part(state: TicketState, intent: str) -> AnswerPart:
@@ -125,7 +150,7 @@ def _missing_order_part(state: TicketState, intent: str) -> AnswerPart:
 def _order_status(
     ctx: ToolContext, state: TicketState, view: IntentView
 ) -> tuple[AnswerPart, ActionExecution | None]:
-    order = _target_order(state)
+    order = _target_order(state, view)
     if order is None:
         return _missing_order_part(state, view["intent"]), None
     facts = order.get("facts", {})
@@ -136,7 +161,7 @@ def _order_action(action: str) -> Handler:
     def handler(
         ctx: ToolContext, state: TicketState, view: IntentView
     ) -> tuple[AnswerPart, ActionExecution | None]:
-        order = _target_order(state)
+        order = _target_order(state, view)
         if order is None:
             return _missing_order_part(state, view["intent"]), None
         arguments: dict[str, Any] = {"order_id": order["id"]}
@@ -187,10 +212,10 @@ def _account_update(
 ) -> tuple[AnswerPart, ActionExecution | None]:
     if view["sub_intent"] != "shipping_address":
         return _answer_from_articles(ctx, state, view)
-    order = _target_order(state)
+    order = _target_order(state, view)
     if order is None:
         return _missing_order_part(state, view["intent"]), None
-    address = _ADDRESS.search(state["message"])
+    address = text_tools.street_address(state["message"])
     if address is None:
         part: AnswerPart = {
             "intent": "account_update",
@@ -199,7 +224,7 @@ def _account_update(
             "source_ids": [order["id"]],
         }
         return part, None
-    arguments = {"order_id": order["id"], "address": address.group(1).strip().rstrip(".")}
+    arguments = {"order_id": order["id"], "address": address}
     row = action_tools.propose(ctx, "update_shipping_address", arguments)
     return _proposal_part("account_update", row, order.get("facts", {}), [order["id"]]), row
 

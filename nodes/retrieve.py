@@ -13,6 +13,7 @@ from graph.state import RetrievalView, Source, TicketState
 from tools.account import lookup_order, recent_orders
 
 ARTICLE_K = 4
+RECENT_ORDERS = 5
 ORDER_INTENTS = frozenset({"order_status", "refund", "cancel_order", "account_update", "complaint"})
 
 
@@ -45,16 +46,16 @@ def retrieve(state: TicketState, runtime: Runtime[AgentContext]) -> dict[str, An
 
 
 def _order_sources(state: TicketState, services: Any) -> list[Source]:
+    """Orders the customer named, the one in focus, and (for order intents) the newest ones."""
     intents = {view["intent"] for view in state["intents"]}
     ctx = tool_context(services, customer_id=state["customer_id"], ticket_id=state["ticket_id"])
-    mentioned = state["entities"]["order_ids"]
-    if mentioned:
-        found = [lookup_order(ctx, order_id) for order_id in mentioned]
-        orders = [order for order in found if order is not None]
-    elif intents & ORDER_INTENTS:
-        orders = recent_orders(ctx, limit=3)
-    else:
-        orders = []
+    focus = state.get("focus_order_id") if intents & ORDER_INTENTS else None
+    wanted = [*state["entities"]["order_ids"], focus]
+    found = [lookup_order(ctx, order_id) for order_id in wanted if order_id]
+    orders = [order for order in found if order is not None]
+    if intents & ORDER_INTENTS:
+        seen = {order["order_id"] for order in orders}
+        orders += [o for o in recent_orders(ctx, limit=RECENT_ORDERS) if o["order_id"] not in seen]
     return [
         {
             "id": order["order_id"],

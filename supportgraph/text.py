@@ -16,6 +16,21 @@ INJECTION = re.compile(
 )
 
 
+STREET_ADDRESS = re.compile(
+    r"(?<![-\w])\d{1,6}\s+(?:[A-Za-z0-9.'-]+\s+){0,4}"
+    r"(?:St|Street|Ave|Avenue|Rd|Road|Blvd|Boulevard|Ln|Lane|Dr|Drive|Way|Ct|Court|Pl|Place|"
+    r"Ter|Terrace|Pkwy|Parkway|Hwy|Highway|Rua|Calle)\b\.?"
+    r"(?:[,\s]+[A-Za-z0-9#.' -]+?){0,4}?(?:[,\s]+[A-Z]{2})?(?:[,\s]+\d{5}(?:-\d{4})?)",
+    re.IGNORECASE,
+)
+
+
+def street_address(text: str) -> str | None:
+    """A full street address (number, street, city, state, ZIP) written in the text."""
+    match = STREET_ADDRESS.search(text)
+    return match.group(0).strip(" ,.") if match else None
+
+
 def order_ids(text: str) -> list[str]:
     """Order ids in the order they appear, normalized to ``ORD-<digits>``."""
     seen: list[str] = []

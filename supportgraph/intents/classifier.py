@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ class IntentPrediction(BaseModel):
     classifier_used: str
     model_version: str | None = None
     latency_ms: float = 0.0
+    evidence: str | None = None
 
 
 @dataclass(frozen=True)
@@ -57,24 +59,56 @@ class IntentClassifier:
         self.llm_tier = llm_tier
         self.llm_below = llm_below
 
+    def rule_intents(self, text: str) -> set[str]:
+        """The intents keyword rules recognise in the text."""
+        return {hit.intent for hit in match_rules(text, self.taxonomy)}
+
     def classify(self, text: str, vector: np.ndarray | None) -> list[IntentPrediction]:
         """All intents of the message, the primary one first."""
         started = time.perf_counter()
         rule_hits = match_rules(text, self.taxonomy)
         rules_ms = (time.perf_counter() - started) * 1000
         probs = self._model_probabilities(vector)
-        if rule_hits:
-            return [
-                IntentPrediction(
-                    intent=hit.intent,
-                    sub_intent=hit.sub_intent or self._sub_intent(text, hit.intent),
-                    confidence=max(RULE_CONFIDENCE, probs.get(hit.intent, 0.0)),
-                    classifier_used="rules",
-                    latency_ms=rules_ms,
-                )
-                for hit in rule_hits
-            ]
-        return self._classify_by_model(text, probs, started)
+        if not rule_hits:
+            return self._classify_by_model(text, vector, probs, started)
+        predictions = [
+            IntentPrediction(
+                intent=hit.intent,
+                sub_intent=hit.sub_intent or self._sub_intent(text, hit.intent, vector),
+                confidence=max(RULE_CONFIDENCE, probs.get(hit.intent, 0.0)),
+                classifier_used="rules",
+                latency_ms=rules_ms,
+                evidence=clause_at(text, hit.position),
+            )
+            for hit in rule_hits
+        ]
+        return predictions + self._extra_model_intents(text, vector, probs, predictions, started)
+
+    def _extra_model_intents(
+        self,
+        text: str,
+        vector: np.ndarray | None,
+        probs: dict[str, float],
+        found: list[IntentPrediction],
+        started: float,
+    ) -> list[IntentPrediction]:
+        """Intents the rules missed but the model is confident enough about."""
+        if self.model is None:
+            return []
+        known = {p.intent for p in found} | {UNKNOWN}
+        latency = (time.perf_counter() - started) * 1000
+        return [
+            IntentPrediction(
+                intent=label,
+                sub_intent=self._sub_intent(text, label, vector),
+                confidence=p,
+                classifier_used="embedding",
+                model_version=self.model.version,
+                latency_ms=latency,
+            )
+            for label, p in sorted(probs.items(), key=lambda item: item[1], reverse=True)[:2]
+            if label not in known and p >= self.model.meta.secondary_threshold
+        ]
 
     def _model_probabilities(self, vector: np.ndarray | None) -> dict[str, float]:
         if self.model is None or vector is None:
@@ -83,7 +117,7 @@ class IntentClassifier:
         return dict(zip(self.model.meta.labels, (float(p) for p in row), strict=True))
 
     def _classify_by_model(
-        self, text: str, probs: dict[str, float], started: float
+        self, text: str, vector: np.ndarray | None, probs: dict[str, float], started: float
     ) -> list[IntentPrediction]:
         ranked = sorted(probs.items(), key=lambda item: item[1], reverse=True)
         if not ranked:
@@ -105,7 +139,7 @@ class IntentClassifier:
         return [
             IntentPrediction(
                 intent=label,
-                sub_intent=self._sub_intent(text, label),
+                sub_intent=self._sub_intent(text, label, vector),
                 confidence=p,
                 margin=p1 - p2,
                 classifier_used="embedding",
@@ -144,6 +178,26 @@ class IntentClassifier:
             latency_ms=(time.perf_counter() - started) * 1000,
         )
 
-    def _sub_intent(self, text: str, intent_name: str) -> str | None:
+    def _sub_intent(self, text: str, intent_name: str, vector: np.ndarray | None) -> str | None:
         intent = self.taxonomy.get(intent_name)
-        return sub_intent_for(text, intent) if intent else None
+        by_rule = sub_intent_for(text, intent) if intent else None
+        if by_rule or self.model is None or vector is None:
+            return by_rule
+        return self.model.sub_intent(vector, intent_name)
+
+
+_CLAUSE_BREAK = re.compile(
+    r"[.?!;]+\s+|\s+-\s+|,?\s+(?:and also|also|plus|and)\s+"
+    r"(?=(?:can|could|would|will|i|i'd|i'm|please|what|where|when|how|why|is|are|do|does|my)\b)",
+    re.IGNORECASE,
+)
+
+
+def clause_at(text: str, position: int) -> str:
+    """The sentence or clause of a message that holds a position (the evidence of an intent)."""
+    start = 0
+    for match in _CLAUSE_BREAK.finditer(text):
+        if match.start() >= position:
+            return text[start : match.start()].strip()
+        start = match.end()
+    return text[start:].strip()

@@ -5,22 +5,24 @@ from __future__ import annotations
 import re
 
 _CONFIRM = re.compile(
-    r"^\s*(yes|yeah|yep|yup|sure|ok(ay)?|please do|do it|go ahead|confirm(ed)?|sounds good|"
-    r"that works|absolutely|of course|correct|y)\b(?!.*\b(not|don'?t|no)\b)",
+    r"\b(yes|yeah|yep|yup|sure|ok(ay)?|please do|do it|go ahead|confirm(ed)?|sounds good|"
+    r"that works|absolutely|of course|that'?s (right|correct)|correct|please (update|proceed)|"
+    r"proceed)\b",
     re.IGNORECASE,
 )
 _DECLINE = re.compile(
-    r"^\s*(no|nope|nah|don'?t|do not|cancel that|never ?mind|not now|stop)\b", re.IGNORECASE
+    r"\b(no|nope|nah|don'?t|do not|never ?mind|not now|leave it|keep it|i'?ll keep|"
+    r"changed my mind|hold off|not yet)\b",
+    re.IGNORECASE,
 )
 MAX_WORDS = 12
 
 
 def detect_confirmation(text: str) -> str | None:
-    """'confirm', 'decline', or None when the message is not a short yes/no reply."""
+    """'confirm', 'decline', or None when the message is not a short, unambiguous reply."""
     if len(text.split()) > MAX_WORDS:
         return None
-    if _DECLINE.search(text):
-        return "decline"
-    if _CONFIRM.search(text):
-        return "confirm"
-    return None
+    confirm, decline = bool(_CONFIRM.search(text)), bool(_DECLINE.search(text))
+    if confirm == decline:
+        return None
+    return "confirm" if confirm else "decline"

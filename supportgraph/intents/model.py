@@ -19,6 +19,7 @@ from supportgraph.intents.taxonomy import DATA_DIR, UNKNOWN
 TRAIN_FILE = DATA_DIR / "utterances.csv"
 HOLDOUT_FILE = DATA_DIR / "holdout.csv"
 MULTI_FILE = DATA_DIR / "multi_intent.csv"
+SUB_INTENT_SHARE = 0.5
 
 
 @dataclass
@@ -36,31 +37,45 @@ class ModelMeta:
 
 @dataclass(frozen=True)
 class LabelledText:
-    """A text with its intent (or several, for multi-intent data)."""
+    """A text with its intent (or several, for multi-intent data) and optional sub-intent."""
 
     text: str
     intents: tuple[str, ...]
+    sub_intent: str | None = None
 
 
 def read_labelled_csv(path: Path) -> list[LabelledText]:
-    """Rows of ``text,intent`` (or ``text,intents`` with ``|`` between intents)."""
+    """Rows of ``text,intent[,sub_intent]`` (or ``text,intents`` with ``|`` between intents)."""
     with path.open(newline="", encoding="utf-8") as handle:
         reader = csv.DictReader(handle)
-        column = "intent" if reader.fieldnames and "intent" in reader.fieldnames else "intents"
+        fields = reader.fieldnames or []
+        if "text" not in fields or not {"intent", "intents"} & set(fields):
+            raise ValueError(f"{path}: expected columns text,intent (found {', '.join(fields)})")
+        column = "intent" if "intent" in fields else "intents"
         return [
-            LabelledText(row["text"].strip(), tuple(row[column].strip().split("|")))
+            LabelledText(
+                row["text"].strip(),
+                tuple(label.strip() for label in row[column].split("|")),
+                (row.get("sub_intent") or "").strip() or None,
+            )
             for row in reader
-            if row.get("text", "").strip()
+            if (row.get("text") or "").strip()
         ]
 
 
 class IntentModel:
     """Logistic regression over unit-length sentence embeddings, with fitted thresholds."""
 
-    def __init__(self, classifier: LogisticRegression, meta: ModelMeta) -> None:
-        """Wrap a fitted classifier and its metadata."""
+    def __init__(
+        self,
+        classifier: LogisticRegression,
+        meta: ModelMeta,
+        sub_classifier: LogisticRegression | None = None,
+    ) -> None:
+        """Wrap a fitted classifier, its optional sub-intent classifier, and their metadata."""
         self.classifier = classifier
         self.meta = meta
+        self.sub_classifier = sub_classifier
 
     @property
     def version(self) -> str:
@@ -71,29 +86,51 @@ class IntentModel:
         """Class probabilities, one row per vector, columns in ``meta.labels`` order."""
         return np.asarray(self.classifier.predict_proba(np.atleast_2d(vectors)))
 
+    def sub_intent(self, vector: np.ndarray, intent: str) -> str | None:
+        """The most likely sub-intent of an intent, when one is likely enough."""
+        if self.sub_classifier is None:
+            return None
+        row = self.sub_classifier.predict_proba(np.atleast_2d(vector))[0]
+        prefix = f"{intent}:"
+        options = [
+            (p, str(label)) for label, p in zip(self.sub_classifier.classes_, row, strict=True)
+            if str(label).startswith(prefix)
+        ]
+        total = sum(p for p, _ in options)
+        if not options or total <= 0:
+            return None
+        best_p, best = max(options)
+        return best.removeprefix(prefix) if best_p / total >= SUB_INTENT_SHARE else None
+
     def save(self, directory: Path) -> None:
         """Write the model and its metadata to a folder."""
         directory.mkdir(parents=True, exist_ok=True)
-        joblib.dump(self.classifier, directory / "classifier.joblib")
+        joblib.dump(
+            {"classifier": self.classifier, "sub_classifier": self.sub_classifier},
+            directory / "classifier.joblib",
+        )
         (directory / "meta.json").write_text(json.dumps(asdict(self.meta), indent=2))
 
     @classmethod
     def load(cls, directory: Path) -> IntentModel:
         """Read a model written by :meth:`save`."""
         meta = ModelMeta(**json.loads((directory / "meta.json").read_text()))
-        return cls(joblib.load(directory / "classifier.joblib"), meta)
+        parts = joblib.load(directory / "classifier.joblib")
+        return cls(parts["classifier"], meta, parts.get("sub_classifier"))
 
 
 def fit_intent_model(
     train_vectors: np.ndarray,
     train_labels: Sequence[str],
     *,
+    sub_labels: Sequence[str | None] | None = None,
     holdout: tuple[np.ndarray, Sequence[str]] | None = None,
     multi: tuple[np.ndarray, Sequence[tuple[str, ...]]] | None = None,
 ) -> IntentModel:
     """Fit the classifier, then fit its thresholds on data it was not trained on."""
     classifier = LogisticRegression(C=10.0, max_iter=2000)
     classifier.fit(train_vectors, list(train_labels))
+    sub_classifier = _fit_sub_classifier(train_vectors, train_labels, sub_labels)
     labels = [str(label) for label in classifier.classes_]
     digest = hashlib.sha256(train_vectors.tobytes()).hexdigest()[:8]
     meta = ModelMeta(
@@ -104,13 +141,33 @@ def fit_intent_model(
         trained_at=utcnow().isoformat(),
         n_train=len(train_labels),
     )
-    model = IntentModel(classifier, meta)
+    model = IntentModel(classifier, meta, sub_classifier)
     if holdout is not None and len(holdout[1]):
         meta.unknown_threshold, accuracy = fit_unknown_threshold(model, *holdout)
         meta.metrics["holdout_accuracy"] = accuracy
     if multi is not None and len(multi[1]):
-        meta.secondary_threshold = fit_secondary_threshold(model, *multi)
+        vectors, intents = multi
+        if holdout is not None:
+            # Single-intent rows teach the threshold when NOT to add a second intent.
+            single = [i for i, label in enumerate(holdout[1]) if label != UNKNOWN]
+            vectors = np.vstack([vectors, holdout[0][single]])
+            intents = [*intents, *((holdout[1][i],) for i in single)]
+        meta.secondary_threshold = fit_secondary_threshold(model, vectors, intents)
     return model
+
+
+def _fit_sub_classifier(
+    vectors: np.ndarray, labels: Sequence[str], sub_labels: Sequence[str | None] | None
+) -> LogisticRegression | None:
+    if not sub_labels:
+        return None
+    keep = [i for i, sub in enumerate(sub_labels) if sub]
+    targets = [f"{labels[i]}:{sub_labels[i]}" for i in keep]
+    if len(set(targets)) < 2:
+        return None
+    sub_classifier = LogisticRegression(C=10.0, max_iter=2000)
+    sub_classifier.fit(vectors[keep], targets)
+    return sub_classifier
 
 
 def fit_unknown_threshold(

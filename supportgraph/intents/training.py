@@ -33,7 +33,11 @@ def train_from_files(
         rows = read_labelled_csv(multi_file)
         multi = (embedder.embed([row.text for row in rows]), [row.intents for row in rows])
     return fit_intent_model(
-        vectors, [row.intents[0] for row in train], holdout=holdout, multi=multi
+        vectors,
+        [row.intents[0] for row in train],
+        sub_labels=[row.sub_intent for row in train],
+        holdout=holdout,
+        multi=multi,
     )
 
 
