@@ -97,12 +97,16 @@ def _copy_sqlite(source: Path, target: Path) -> None:
 def _report(results: list[dict[str, Any]]) -> dict[str, Any]:
     turns = [turn for result in results for turn in result["turns"]]
     judged_intents = [t for t in turns if "intents" in t["expect"]]
-    intent_ok = [t for t in judged_intents if not any(f.startswith("intents") for f in t["failures"])]
+    intent_ok = [
+        t for t in judged_intents if not any(f.startswith("intents") for f in t["failures"])
+    ]
     judged_escalation = [t for t in turns if "escalated" in t["expect"]]
     missed = [t for t in judged_escalation if t["expect"]["escalated"] and not t["escalated"]]
     should_not = [t for t in judged_escalation if not t["expect"]["escalated"]]
     unnecessary = [t for t in should_not if t["escalated"]]
-    passed = [r for r in results if not r["final_failures"] and not any(t["failures"] for t in r["turns"])]
+    passed = [
+        r for r in results if not r["final_failures"] and not any(t["failures"] for t in r["turns"])
+    ]
     escalated_scenarios = [r for r in results if any(t["escalated"] for t in r["turns"])]
     latencies = [t["latency_ms"] for t in turns]
     nodes = sorted({node for t in turns for node in t["node_ms"]})
@@ -125,14 +129,19 @@ def _report(results: list[dict[str, Any]]) -> dict[str, Any]:
                 for node in nodes
             },
             "tier_share": {
-                tier: round(tiers.count(tier) / max(1, len(tiers)), 4) for tier in sorted(set(tiers))
+                tier: round(tiers.count(tier) / max(1, len(tiers)), 4)
+                for tier in sorted(set(tiers))
             },
         },
         "failures": [
             {
                 "scenario": r["scenario"].id,
                 "turns": [
-                    {"message": t["message"], "failures": t["failures"], "response": t["response"][:300]}
+                    {
+                        "message": t["message"],
+                        "failures": t["failures"],
+                        "response": t["response"][:300],
+                    }
                     for t in r["turns"]
                     if t["failures"]
                 ],

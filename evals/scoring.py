@@ -17,7 +17,9 @@ def score_turn(expect: Expect, state: dict[str, Any]) -> list[str]:
     if expect.escalated is not None and escalated != expect.escalated:
         failures.append(f"escalated={escalated}, expected {expect.escalated}")
     actions = state.get("actions") or []
-    proposed = {a["action"] for a in actions if a["status"] == "proposed" and not a["requires_human"]}
+    proposed = {
+        a["action"] for a in actions if a["status"] == "proposed" and not a["requires_human"]
+    }
     executed = {a["action"] for a in actions if a["status"] == "executed"}
     for name in expect.actions_available:
         if name not in proposed:
@@ -40,7 +42,9 @@ def score_turn(expect: Expect, state: dict[str, Any]) -> list[str]:
     return failures
 
 
-def score_final_state(expected: dict[str, Any] | None, orders: dict[str, dict[str, Any]]) -> list[str]:
+def score_final_state(
+    expected: dict[str, Any] | None, orders: dict[str, dict[str, Any]]
+) -> list[str]:
     """Database expectations after the last turn (order fields by order id)."""
     failures: list[str] = []
     for order_id, fields in (expected or {}).get("orders", {}).items():

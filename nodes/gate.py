@@ -53,7 +53,9 @@ def gate(state: TicketState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     needs_human = [p for p in state["answer"] if p["kind"] == "needs_human"]
     decision: GateView
     if not hard.allowed:
-        decision = _decision(True, score, rules.threshold, signals, contributions, hard.rule_id, hard.reason)
+        decision = _decision(
+            True, score, rules.threshold, signals, contributions, hard.rule_id, hard.reason
+        )
     elif needs_human:
         reason = str(needs_human[0]["facts"].get("reason", "A person must approve this."))
         rule = str(needs_human[0]["facts"].get("rule_id", "policy.requires_human"))

@@ -66,7 +66,9 @@ def resolve(state: TicketState, runtime: Runtime[AgentContext]) -> dict[str, Any
     substantive = [part for part in answer if part["kind"] not in FILLER_KINDS]
     answer = substantive or answer[:1]
     update: dict[str, Any] = {"answer": answer, "actions": actions}
-    focus = [i for part in answer for i in part["source_ids"] if i in {o["id"] for o in _orders(state)}]
+    focus = [
+        i for part in answer for i in part["source_ids"] if i in {o["id"] for o in _orders(state)}
+    ]
     if focus:
         update["focus_order_id"] = focus[-1]
     proposed = [a for a in actions if a["status"] == "proposed" and not a["requires_human"]]
@@ -80,7 +82,12 @@ def resolve(state: TicketState, runtime: Runtime[AgentContext]) -> dict[str, Any
 def _answer_proposals(ctx: ToolContext, reply: str, proposals: list[ActionView]) -> dict[str, Any]:
     if reply == "decline":
         ledger.set_status(ctx.engine, [p["action_id"] for p in proposals], ActionStatus.DECLINED)
-        part: AnswerPart = {"intent": "confirmation", "kind": "declined", "facts": {}, "source_ids": []}
+        part: AnswerPart = {
+            "intent": "confirmation",
+            "kind": "declined",
+            "facts": {},
+            "source_ids": [],
+        }
         return {"answer": [part], "actions": [], "open_proposals": []}
     actions: list[ActionView] = []
     answer: list[AnswerPart] = []
@@ -107,7 +114,9 @@ def _answer_proposals(ctx: ToolContext, reply: str, proposals: list[ActionView])
     return {"answer": answer, "actions": actions, "open_proposals": []}
 
 
-Handler = Callable[[ToolContext, TicketState, IntentView], tuple[AnswerPart, ActionExecution | None]]
+Handler = Callable[
+    [ToolContext, TicketState, IntentView], tuple[AnswerPart, ActionExecution | None]
+]
 
 
 def _orders(state: TicketState) -> list[Source]:
@@ -122,7 +131,7 @@ def _target_order(state: TicketState, view: IntentView | None = None) -> Source 
     orders = _orders(state)
     if not orders:
         return None
-    evidence = (view or {}).get("evidence") or state["message"]
+    evidence = (view.get("evidence") if view else None) or state["message"]
     by_id = {order["id"]: order for order in orders}
     for candidates in (text_tools.order_ids(evidence), state["entities"]["order_ids"]):
         named = [order_id for order_id in candidates if order_id in by_id]
@@ -136,7 +145,7 @@ def _target_order(state: TicketState, view: IntentView | None = None) -> Source 
     focus = state.get("focus_order_id")
     if focus in by_id:
         return by_id[focus]
-    wanted = ACTIONABLE_STATUSES.get((view or {}).get("intent", ""), frozenset())
+    wanted = ACTIONABLE_STATUSES.get(view["intent"] if view else "", frozenset())
     actionable = [o for o in orders if o.get("facts", {}).get("status") in wanted]
     return actionable[0] if actionable else orders[0]
 
@@ -154,7 +163,12 @@ def _order_status(
     if order is None:
         return _missing_order_part(state, view["intent"]), None
     facts = order.get("facts", {})
-    return {"intent": "order_status", "kind": "order_status", "facts": facts, "source_ids": [order["id"]]}, None
+    return {
+        "intent": "order_status",
+        "kind": "order_status",
+        "facts": facts,
+        "source_ids": [order["id"]],
+    }, None
 
 
 def _order_action(action: str) -> Handler:

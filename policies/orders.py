@@ -31,7 +31,7 @@ def check_refund(
     now: datetime,
     config: PolicyConfig,
 ) -> PolicyDecision:
-    """May this order be refunded by this amount (None = everything refundable)?"""
+    """Decide whether this order may be refunded by this amount (None: all that is left)."""
     owned = check_ownership(order, customer_id)
     if not owned.allowed or order is None:
         return owned
@@ -43,7 +43,9 @@ def check_refund(
             f"Order {order.id} is {order.status.replace('_', ' ')}, so there is nothing to refund.",
         )
     if order.final_sale:
-        return deny("refund.final_sale", f"Order {order.id} is a final-sale item and can't be refunded.")
+        return deny(
+            "refund.final_sale", f"Order {order.id} is a final-sale item and can't be refunded."
+        )
     if remaining <= 0:
         return deny("refund.nothing_left", f"Order {order.id} has already been refunded in full.")
     amount = remaining if amount is None else amount
@@ -104,7 +106,7 @@ def _check_delivered_refund(
 def check_cancel(
     order: OrderRecord | None, *, customer_id: str, config: PolicyConfig
 ) -> PolicyDecision:
-    """May this order be cancelled?"""
+    """Decide whether this order may be cancelled."""
     owned = check_ownership(order, customer_id)
     if not owned.allowed or order is None:
         return owned
@@ -117,7 +119,8 @@ def check_cancel(
         )
     return allow(
         "cancel.unshipped",
-        f"Order {order.id} hasn't shipped, so it can be cancelled and ${order.total:,.2f} refunded.",
+        f"Order {order.id} hasn't shipped, so it can be cancelled and "
+        f"${order.total:,.2f} refunded.",
         amount=refundable_amount(order),
     )
 
@@ -125,7 +128,7 @@ def check_cancel(
 def check_address_change(
     order: OrderRecord | None, *, customer_id: str, new_address: str, config: PolicyConfig
 ) -> PolicyDecision:
-    """May the shipping address of this order change?"""
+    """Decide whether the shipping address of this order may change."""
     owned = check_ownership(order, customer_id)
     if not owned.allowed or order is None:
         return owned

@@ -1,1 +1,1 @@
-"""supportgraph: the support agent's platform code (settings, storage, backend, knowledge, intents)."""
+"""supportgraph: settings, storage, commerce backend, knowledge and intents of the agent."""

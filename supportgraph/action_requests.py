@@ -12,7 +12,13 @@ from sqlmodel import Session, select
 from graph.context import tool_context
 from supportgraph.db import actions as ledger
 from supportgraph.db.engine import session_scope
-from supportgraph.db.models import ActionExecution, ActionStatus, SupportTicket, TicketStatus, utcnow
+from supportgraph.db.models import (
+    ActionExecution,
+    ActionStatus,
+    SupportTicket,
+    TicketStatus,
+    utcnow,
+)
 from supportgraph.support import NotFoundError, SupportService
 from tools import actions as action_tools
 
@@ -65,7 +71,9 @@ def handle_action(service: SupportService, request: ActionRequest) -> tuple[Acti
                     raise ConflictError("this Idempotency-Key was used with a different request")
                 return earlier, True
     arguments = action_tools.normalize_arguments(request.action, request.arguments)
-    ctx = tool_context(service.services, customer_id=request.customer_id, ticket_id=request.ticket_id)
+    ctx = tool_context(
+        service.services, customer_id=request.customer_id, ticket_id=request.ticket_id
+    )
     proposal = _matching_proposal(engine, request, arguments)
     if proposal is None:
         proposal = action_tools.propose(ctx, request.action, arguments)
@@ -92,7 +100,8 @@ def _matching_proposal(
             return None
     merged = {**proposal.arguments, **arguments}
     if proposal.action != request.action or (
-        ledger.arguments_hash(request.action, request.customer_id, merged) != proposal.arguments_hash
+        ledger.arguments_hash(request.action, request.customer_id, merged)
+        != proposal.arguments_hash
     ):
         raise ConflictError("the arguments differ from the proposal the customer was shown")
     return proposal
@@ -139,6 +148,13 @@ def _after_execution(service: SupportService, ticket_id: str, outcome: ActionExe
         return
     with session_scope(service.services.engine) as session:
         ticket = session.get(SupportTicket, ticket_id)
-        if ticket is not None and ticket.status not in (TicketStatus.ESCALATED, TicketStatus.ASSIGNED):
-            ticket.status, ticket.resolved_by, ticket.resolved_at = TicketStatus.RESOLVED, "ai", utcnow()
+        if ticket is not None and ticket.status not in (
+            TicketStatus.ESCALATED,
+            TicketStatus.ASSIGNED,
+        ):
+            ticket.status, ticket.resolved_by, ticket.resolved_at = (
+                TicketStatus.RESOLVED,
+                "ai",
+                utcnow(),
+            )
             session.add(ticket)

@@ -46,7 +46,9 @@ def compute_analytics(
             if ids
             else []
         )
-    ai_resolved = [t for t in tickets if t.status == TicketStatus.RESOLVED and t.resolved_by == "ai"]
+    ai_resolved = [
+        t for t in tickets if t.status == TicketStatus.RESOLVED and t.resolved_by == "ai"
+    ]
     escalated = [t for t in tickets if t.escalated_at is not None]
     pending = [t for t in tickets if t.status in PENDING]
     total = len(tickets)
@@ -64,7 +66,9 @@ def compute_analytics(
         "avg_csat_human": _mean(
             [t.csat_score for t in tickets if t.resolved_by == "human" and t.csat_score is not None]
         ),
-        "cost_savings_usd": round(len(ai_resolved) * (human_cost_per_ticket - ai_cost_per_ticket), 2),
+        "cost_savings_usd": round(
+            len(ai_resolved) * (human_cost_per_ticket - ai_cost_per_ticket), 2
+        ),
         "top_intents": [
             {
                 "intent": intent,

@@ -77,7 +77,9 @@ class ActionRequestBody(BaseModel):
 
     ticket_id: str = Field(pattern=ID_PATTERN)
     customer_id: str = Field(pattern=ID_PATTERN)
-    action: Literal["process_refund", "cancel_order", "send_password_reset", "update_shipping_address"]
+    action: Literal[
+        "process_refund", "cancel_order", "send_password_reset", "update_shipping_address"
+    ]
     parameters: dict[str, Any] = Field(default_factory=dict, examples=[{"order_id": "ORD-789"}])
     action_id: str | None = Field(default=None, pattern=ID_PATTERN)
     confirmed_by_customer: bool = False

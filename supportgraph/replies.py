@@ -12,7 +12,7 @@ CLARIFY = (
     "cancellations, passwords and account details, and billing questions. "
     "Could you tell me a bit more about what you need?"
 )
-CONFIRM_PROMPT = "Shall I go ahead? Reply \"yes\" to confirm or \"no\" to leave it."
+CONFIRM_PROMPT = 'Shall I go ahead? Reply "yes" to confirm or "no" to leave it.'
 
 
 def _money(value: Any) -> str:
@@ -24,17 +24,27 @@ def describe_order(facts: dict[str, Any]) -> str:
     order_id, status = facts["order_id"], facts["status"]
     head = f"Order {order_id} ({facts['description']}, {_money(facts['total'])})"
     if status == "processing":
-        return f"{head} is still processing: it was placed on {facts['ordered_on']} and hasn't shipped yet."
+        return (
+            f"{head} is still processing: it was placed on {facts['ordered_on']} "
+            "and hasn't shipped yet."
+        )
     if status == "shipped":
-        eta = f" and is expected by {facts['estimated_delivery']}" if facts.get("estimated_delivery") else ""
-        tracking = f" (tracking number {facts['tracking_number']})" if facts.get("tracking_number") else ""
+        eta = (
+            f" and is expected by {facts['estimated_delivery']}"
+            if facts.get("estimated_delivery")
+            else ""
+        )
+        tracking = (
+            f" (tracking number {facts['tracking_number']})" if facts.get("tracking_number") else ""
+        )
         return f"{head} has shipped: it left our warehouse on {facts['shipped_on']}{tracking}{eta}."
     if status == "delivered":
         return f"{head} was delivered on {facts['delivered_on']}."
     if status == "cancelled":
         return f"{head} is cancelled."
     if status == "refunded":
-        return f"{head} is refunded: {_money(facts['refunded_total'])} went back to your payment method."
+        refunded = _money(facts["refunded_total"])
+        return f"{head} is refunded: {refunded} went back to your payment method."
     return (
         f"{head} is partially refunded: {_money(facts['refunded_total'])} has been refunded "
         f"and {_money(facts['refundable'])} remains."
@@ -60,7 +70,8 @@ def _offer(part: AnswerPart) -> str:
             f"({order['description']}) to your original payment method."
         )
     elif action == "cancel_order":
-        text = f"I can cancel order {order['order_id']} and refund {_money(facts['amount'] or order['total'])}."
+        amount = _money(facts["amount"] or order["total"])
+        text = f"I can cancel order {order['order_id']} and refund {amount}."
     elif action == "send_password_reset":
         text = "I can send a password reset link to the email address on your account."
     else:

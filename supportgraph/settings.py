@@ -24,7 +24,9 @@ class Settings(BaseSettings):
         "(a SQLite file in the data directory, or the same PostgreSQL)",
     )
     chroma_path: Path | None = Field(default=None, description="default: <data_dir>/chroma")
-    chroma_host: str | None = Field(default=None, description="Chroma server; overrides chroma_path")
+    chroma_host: str | None = Field(
+        default=None, description="Chroma server; overrides chroma_path"
+    )
     chroma_port: int = 8000
     embedding_model: str | None = Field(
         default=None, description="sentence-transformers name or path; default: packaged MiniLM"
@@ -50,7 +52,9 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _llm_needs_model(self) -> Settings:
         if (self.llm_base_url or self.llm_api_key) and not self.llm_model:
-            raise ValueError("SUPPORTGRAPH_LLM_MODEL is required when an LLM endpoint or key is set")
+            raise ValueError(
+                "SUPPORTGRAPH_LLM_MODEL is required when an LLM endpoint or key is set"
+            )
         return self
 
     @property

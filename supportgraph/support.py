@@ -8,11 +8,12 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 from sqlmodel import Session, col, select
 
 from graph.context import AgentContext
-from graph.state import ActionView, TicketState
+from graph.state import ActionView
 from supportgraph.db.engine import session_scope
 from supportgraph.db.models import (
     CustomerMessage,
@@ -58,7 +59,7 @@ class SupportService:
         self.graph = graph
         self._ticket_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
 
-    def config(self, ticket_id: str) -> dict[str, Any]:
+    def config(self, ticket_id: str) -> RunnableConfig:
         """The LangGraph config of a ticket: its thread is the ticket."""
         return {"configurable": {"thread_id": ticket_id}}
 
@@ -99,7 +100,12 @@ class SupportService:
         node_ms: dict[str, float] = {}
         last = time.perf_counter()
         for update in self.graph.stream(
-            {"ticket_id": ticket_id, "customer_id": customer_id, "message": message, "channel": channel},
+            {
+                "ticket_id": ticket_id,
+                "customer_id": customer_id,
+                "message": message,
+                "channel": channel,
+            },
             self.config(ticket_id),
             context=AgentContext(services=self.services),
             stream_mode="updates",
@@ -171,7 +177,9 @@ class SupportService:
             self._update_ticket(session, ticket.id, state)
 
     @staticmethod
-    def _store_retrieval(session: Session, ticket_id: str, message_id: str, state: dict[str, Any]) -> None:
+    def _store_retrieval(
+        session: Session, ticket_id: str, message_id: str, state: dict[str, Any]
+    ) -> None:
         retrieval = state.get("retrieval")
         if not retrieval:
             return
@@ -192,7 +200,9 @@ class SupportService:
         )
 
     @staticmethod
-    def _store_gate(session: Session, ticket_id: str, message_id: str, state: dict[str, Any]) -> None:
+    def _store_gate(
+        session: Session, ticket_id: str, message_id: str, state: dict[str, Any]
+    ) -> None:
         gate = state.get("gate")
         if not gate:
             return

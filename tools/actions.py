@@ -171,7 +171,9 @@ def execute(ctx: ToolContext, proposal: ActionExecution) -> ActionExecution:
     try:
         result = spec.perform(ctx, proposal.arguments, proposal.id)
     except BackendError as exc:
-        return ledger.finish_action(ctx.engine, proposal.id, status=ActionStatus.FAILED, error=str(exc))
+        return ledger.finish_action(
+            ctx.engine, proposal.id, status=ActionStatus.FAILED, error=str(exc)
+        )
     return ledger.finish_action(
         ctx.engine,
         proposal.id,

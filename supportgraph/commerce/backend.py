@@ -52,6 +52,8 @@ class CommerceBackend(Protocol):
         """Send a reset link to the email on file; returns the (masked) address used."""
         ...
 
-    def update_shipping_address(self, order_id: str, address: str, *, action_id: str) -> OrderRecord:
+    def update_shipping_address(
+        self, order_id: str, address: str, *, action_id: str
+    ) -> OrderRecord:
         """Change where an unshipped order goes."""
         ...

@@ -182,7 +182,9 @@ class DemoStore:
                 self._flush_unique(session, action_id)
             return mask_email(customer.email)
 
-    def update_shipping_address(self, order_id: str, address: str, *, action_id: str) -> OrderRecord:
+    def update_shipping_address(
+        self, order_id: str, address: str, *, action_id: str
+    ) -> OrderRecord:
         """Change the address of an order that has not shipped."""
         with session_scope(self._engine) as session:
             changed = session.execute(
@@ -222,7 +224,9 @@ class DemoStore:
     @staticmethod
     def _charge_method(session: Session, order_id: str) -> str:
         charge = session.exec(
-            select(DemoPayment).where(DemoPayment.order_id == order_id, DemoPayment.kind == "charge")
+            select(DemoPayment).where(
+                DemoPayment.order_id == order_id, DemoPayment.kind == "charge"
+            )
         ).first()
         return charge.method if charge else "original payment method"
 

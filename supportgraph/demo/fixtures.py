@@ -16,7 +16,14 @@ FIXTURE_CUSTOMERS: list[dict[str, Any]] = [
         "address": "12 Alder Lane, Portland, OR 97205",
         "orders": [
             ("ORD-789", "Aurora 14 laptop", 129900, "processing", 3, {}),
-            ("ORD-790", "Nimbus wireless headphones", 14900, "delivered", 15, {"delivered_ago": 10}),
+            (
+                "ORD-790",
+                "Nimbus wireless headphones",
+                14900,
+                "delivered",
+                15,
+                {"delivered_ago": 10},
+            ),
         ],
     },
     {
@@ -77,7 +84,14 @@ FIXTURE_CUSTOMERS: list[dict[str, Any]] = [
         "address": "56 Fir Road, Miami, FL 33101",
         "orders": [
             ("ORD-1501", "Phone case", 4500, "processing", 1, {}),
-            ("ORD-1502", "Gift card", 5000, "delivered", 5, {"delivered_ago": 3, "final_sale": True}),
+            (
+                "ORD-1502",
+                "Gift card",
+                5000,
+                "delivered",
+                5,
+                {"delivered_ago": 3, "final_sale": True},
+            ),
         ],
     },
 ]

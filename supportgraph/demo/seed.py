@@ -15,14 +15,60 @@ from supportgraph.db.engine import session_scope
 from supportgraph.db.models import utcnow
 from supportgraph.demo.fixtures import FIXTURE_CUSTOMERS
 
-FIRST_NAMES = (
-    "Ava Ben Chloe Diego Elena Farah Gabe Hana Ivan Jade Kofi Lena Mateo Nia Omar Paula Quinn "
-    "Rosa Sam Tara Umar Vera Wes Xin Yara Zane"
-).split()
-LAST_NAMES = (
-    "Adams Baker Cruz Dubois Evans Fischer Garcia Huang Ito Jensen Kowalski Lopez Moreau Novak "
-    "Okafor Patel Rossi Silva Tanaka Usman Varga Weber Young Zhou"
-).split()
+FIRST_NAMES = [
+    "Ava",
+    "Ben",
+    "Chloe",
+    "Diego",
+    "Elena",
+    "Farah",
+    "Gabe",
+    "Hana",
+    "Ivan",
+    "Jade",
+    "Kofi",
+    "Lena",
+    "Mateo",
+    "Nia",
+    "Omar",
+    "Paula",
+    "Quinn",
+    "Rosa",
+    "Sam",
+    "Tara",
+    "Umar",
+    "Vera",
+    "Wes",
+    "Xin",
+    "Yara",
+    "Zane",
+]
+LAST_NAMES = [
+    "Adams",
+    "Baker",
+    "Cruz",
+    "Dubois",
+    "Evans",
+    "Fischer",
+    "Garcia",
+    "Huang",
+    "Ito",
+    "Jensen",
+    "Kowalski",
+    "Lopez",
+    "Moreau",
+    "Novak",
+    "Okafor",
+    "Patel",
+    "Rossi",
+    "Silva",
+    "Tanaka",
+    "Usman",
+    "Varga",
+    "Weber",
+    "Young",
+    "Zhou",
+]
 CATALOG: tuple[tuple[str, str, int], ...] = (
     ("EL-100", "Aurora 14 laptop", 129900),
     ("EL-101", "Nimbus wireless headphones", 14900),
@@ -44,7 +90,18 @@ CATALOG: tuple[tuple[str, str, int], ...] = (
 )
 STATUSES = ("processing", "shipped", "delivered", "cancelled", "refunded", "partially_refunded")
 STATUS_WEIGHTS = (0.15, 0.15, 0.45, 0.08, 0.09, 0.08)
-STREETS = "Oak Maple Pine Cedar Walnut Spruce Willow Aspen Hickory Laurel".split()
+STREETS = [
+    "Oak",
+    "Maple",
+    "Pine",
+    "Cedar",
+    "Walnut",
+    "Spruce",
+    "Willow",
+    "Aspen",
+    "Hickory",
+    "Laurel",
+]
 CITIES = ("Denver, CO 80202", "Seattle, WA 98101", "Boston, MA 02108", "Atlanta, GA 30303")
 PAYMENT_METHODS = ("visa", "mastercard", "amex", "paypal", "apple_pay")
 
@@ -143,7 +200,9 @@ def _generated_order(
     ]
     total = sum(quantity * price for _, _, quantity, price, _ in lines)
     age = rng.randint(0, 3) if status == "processing" else rng.randint(4, 90)
-    delivered_ago = rng.randint(0, max(0, age - 3)) if status not in ("processing", "shipped") else None
+    delivered_ago = (
+        rng.randint(0, max(0, age - 3)) if status not in ("processing", "shipped") else None
+    )
     refunded = {"cancelled": total, "refunded": total}.get(status, 0)
     if status == "partially_refunded":
         refunded = max(100, total // rng.choice((2, 3, 4)))
@@ -193,7 +252,9 @@ def _order_rows(
         created_at=created_at,
         shipped_at=now - timedelta(days=shipped_ago) if shipped else None,
         delivered_at=now - timedelta(days=delivered_ago or 0) if delivered else None,
-        estimated_delivery=(now + timedelta(days=2)) if status in ("processing", "shipped") else None,
+        estimated_delivery=(now + timedelta(days=2))
+        if status in ("processing", "shipped")
+        else None,
         updated_at=created_at,
     )
     rows: list[Any] = [order]

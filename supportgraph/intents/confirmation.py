@@ -1,4 +1,4 @@
-"""Is a short reply a yes or a no to the proposal on the table?"""
+"""Tell whether a short reply is a yes or a no to the proposal on the table."""
 
 from __future__ import annotations
 

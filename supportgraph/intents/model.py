@@ -93,7 +93,8 @@ class IntentModel:
         row = self.sub_classifier.predict_proba(np.atleast_2d(vector))[0]
         prefix = f"{intent}:"
         options = [
-            (p, str(label)) for label, p in zip(self.sub_classifier.classes_, row, strict=True)
+            (p, str(label))
+            for label, p in zip(self.sub_classifier.classes_, row, strict=True)
             if str(label).startswith(prefix)
         ]
         total = sum(p for p, _ in options)

@@ -43,6 +43,4 @@ def train_from_files(
 
 def train_default_model(embedder: Embedder) -> IntentModel:
     """The agent's default model, from the project's own data."""
-    return train_from_files(
-        embedder, TRAIN_FILE, holdout_file=HOLDOUT_FILE, multi_file=MULTI_FILE
-    )
+    return train_from_files(embedder, TRAIN_FILE, holdout_file=HOLDOUT_FILE, multi_file=MULTI_FILE)
