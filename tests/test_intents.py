@@ -1,0 +1,100 @@
+"""The intent cascade: keyword rules first, then the trained embedding model, else unknown."""
+
+from __future__ import annotations
+
+import pytest
+
+from supportgraph.intents.classifier import IntentClassifier
+from supportgraph.intents.confirmation import detect_confirmation
+from supportgraph.intents.rules import match_rules
+from supportgraph.intents.taxonomy import load_taxonomy
+from supportgraph.knowledge.embedder import Embedder
+from testkit import SPEC_MESSAGE
+
+TAXONOMY = load_taxonomy()
+
+
+@pytest.fixture(scope="module")
+def classifier(prepared) -> IntentClassifier:  # type: ignore[no-untyped-def]
+    return prepared.services.classifier
+
+
+def intents_of(classifier: IntentClassifier, embedder: Embedder, text: str) -> list[str]:
+    return [p.intent for p in classifier.classify(text, embedder.embed_one(text))]
+
+
+def test_rules_find_both_intents_of_the_spec_message() -> None:
+    assert [m.intent for m in match_rules(SPEC_MESSAGE, TAXONOMY)] == ["order_status", "refund"]
+
+
+@pytest.mark.parametrize(
+    ("text", "intent", "sub_intent"),
+    [
+        ("I want to talk to a human", "human_agent", None),
+        ("I forgot my password", "password_reset", None),
+        ("I lost access to my email and forgot my password", "password_reset",
+         "account_recovery"),
+        ("I was charged twice for the same order", "billing", "double_charge"),
+        ("Please cancel my order ORD-789", "cancel_order", None),
+        ("I'm going to sue you", "complaint", "legal_threat"),
+    ],
+)  # fmt: skip
+def test_rules(text: str, intent: str, sub_intent: str | None) -> None:
+    matches = match_rules(text, TAXONOMY)
+    assert matches, text
+    assert (matches[0].intent, matches[0].sub_intent) == (intent, sub_intent)
+
+
+def test_rules_stay_silent_out_of_scope() -> None:
+    assert match_rules("what's the weather in Paris", TAXONOMY) == []
+
+
+def test_classifier_spec_message(classifier: IntentClassifier, embedder: Embedder) -> None:
+    predictions = classifier.classify(SPEC_MESSAGE, embedder.embed_one(SPEC_MESSAGE))
+    assert [p.intent for p in predictions] == ["order_status", "refund"]
+    assert all(p.classifier_used == "rules" and p.confidence >= 0.95 for p in predictions)
+
+
+def test_classifier_human_agent(classifier: IntentClassifier, embedder: Embedder) -> None:
+    assert intents_of(classifier, embedder, "I want to talk to a human")[0] == "human_agent"
+
+
+def test_classifier_out_of_scope_is_unknown(
+    classifier: IntentClassifier, embedder: Embedder
+) -> None:
+    text = "what's the weather in Paris"
+    predictions = classifier.classify(text, embedder.embed_one(text))
+    assert [p.intent for p in predictions] == ["unknown"]
+    assert predictions[0].classifier_used == "embedding"
+    assert predictions[0].model_version == classifier.model.version  # type: ignore[union-attr]
+
+
+def test_classifier_embedding_tier_without_keywords(
+    classifier: IntentClassifier, embedder: Embedder
+) -> None:
+    text = "my parcel hasn't arrived yet, any idea when it will show up?"
+    assert match_rules(text, TAXONOMY) == []
+    predictions = classifier.classify(text, embedder.embed_one(text))
+    assert predictions[0].intent == "order_status"
+    assert predictions[0].classifier_used == "embedding"
+
+
+def test_classifier_without_model_falls_back_to_unknown() -> None:
+    bare = IntentClassifier(TAXONOMY, None)
+    [prediction] = bare.classify("what's the weather in Paris", None)
+    assert (prediction.intent, prediction.classifier_used) == ("unknown", "fallback")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("yes", "confirm"),
+        ("Yes please, go ahead", "confirm"),
+        ("no thanks", "decline"),
+        ("don't do it", "decline"),
+        ("yes but do not cancel it", None),
+        ("I want a refund for my headphones that arrived broken last week, can you help me", None),
+    ],
+)
+def test_confirmation(text: str, expected: str | None) -> None:
+    assert detect_confirmation(text) == expected

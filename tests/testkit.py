@@ -1,0 +1,44 @@
+"""Constants and small helpers the test modules share (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+
+from supportgraph.commerce.demo_tables import DemoPayment
+from supportgraph.services import Services
+
+SPEC_MESSAGE = (
+    "I ordered a laptop 3 days ago and it still says processing. Can I get a refund?"
+)
+SPEC_BODY: dict[str, Any] = {
+    "customer_id": "cust_456",
+    "ticket_id": "new",
+    "message": SPEC_MESSAGE,
+    "channel": "web_chat",
+}
+
+
+def send(client: TestClient, message: str, *, ticket_id: str = "new",
+         customer_id: str = "cust_456") -> dict[str, Any]:
+    """Post a customer message and return the (successful) response body."""
+    response = client.post(
+        "/v1/support/message",
+        json={"customer_id": customer_id, "ticket_id": ticket_id, "message": message},
+    )
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def refund_payments(services: Services, order_id: str) -> list[DemoPayment]:
+    """Refund rows booked on an order in the demo store."""
+    with Session(services.engine) as session:
+        return list(
+            session.exec(
+                select(DemoPayment).where(
+                    DemoPayment.order_id == order_id, DemoPayment.kind == "refund"
+                )
+            ).all()
+        )
