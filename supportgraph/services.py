@@ -105,7 +105,7 @@ class Services:
             log.info("no intent model at %s: training the default one", model_dir)
             model = train_default_model(self.embedder)
             model.save(model_dir)
-        return IntentClassifier(load_taxonomy(), model)
+        return IntentClassifier(load_taxonomy(), model, embedder=self.embedder)
 
     def with_engine(self, engine: Engine) -> Services:
         """Same models and indexes over another database (isolated eval and test runs)."""

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict
 from supportgraph.intents.model import IntentModel
 from supportgraph.intents.rules import match_rules, sub_intent_for
 from supportgraph.intents.taxonomy import UNKNOWN, Taxonomy
+from supportgraph.knowledge.embedder import Embedder
 
 RULE_CONFIDENCE = 0.95
 
@@ -52,21 +53,34 @@ class IntentClassifier:
         *,
         llm_tier: LlmTier | None = None,
         llm_below: float = 0.6,
+        embedder: Embedder | None = None,
     ) -> None:
-        """Combine the taxonomy's rules, a trained model and an optional LLM tier."""
+        """Combine the taxonomy's rules, a trained model and an optional LLM tier.
+
+        Keyword rules only speak for intents the model knows, so a model trained on another
+        label set (a benchmark, another company's taxonomy) is not overruled by them.
+        """
         self.taxonomy = taxonomy
         self.model = model
         self.llm_tier = llm_tier
         self.llm_below = llm_below
+        self.embedder = embedder
+        known = set(model.meta.labels) if model else set(taxonomy.names)
+        self._rule_taxonomy = Taxonomy(tuple(i for i in taxonomy.intents if i.name in known))
+
+    def predict_text(self, text: str) -> list[IntentPrediction]:
+        """Embed and classify a message (for the command line; the graph embeds once itself)."""
+        vector = self.embedder.embed_one(text) if self.embedder else None
+        return self.classify(text, vector)
 
     def rule_intents(self, text: str) -> set[str]:
         """The intents keyword rules recognise in the text."""
-        return {hit.intent for hit in match_rules(text, self.taxonomy)}
+        return {hit.intent for hit in match_rules(text, self._rule_taxonomy)}
 
     def classify(self, text: str, vector: np.ndarray | None) -> list[IntentPrediction]:
         """All intents of the message, the primary one first."""
         started = time.perf_counter()
-        rule_hits = match_rules(text, self.taxonomy)
+        rule_hits = match_rules(text, self._rule_taxonomy)
         rules_ms = (time.perf_counter() - started) * 1000
         probs = self._model_probabilities(vector)
         if not rule_hits:

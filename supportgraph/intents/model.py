@@ -144,8 +144,8 @@ def fit_intent_model(
     )
     model = IntentModel(classifier, meta, sub_classifier)
     if holdout is not None and len(holdout[1]):
-        meta.unknown_threshold, accuracy = fit_unknown_threshold(model, *holdout)
-        meta.metrics["holdout_accuracy"] = accuracy
+        meta.unknown_threshold, objective = fit_unknown_threshold(model, *holdout)
+        meta.metrics["holdout_objective"] = objective
     if multi is not None and len(multi[1]):
         vectors, intents = multi
         if holdout is not None:
@@ -174,17 +174,27 @@ def _fit_sub_classifier(
 def fit_unknown_threshold(
     model: IntentModel, vectors: np.ndarray, labels: Sequence[str]
 ) -> tuple[float, float]:
-    """The top-probability cut-off below which a message is 'unknown', maximizing accuracy."""
+    """The top-probability cut-off below which a message is 'unknown'.
+
+    With out-of-scope rows in the held-out data it maximizes the mean of in-scope accuracy and
+    unknown recall (so a rare 'unknown' class is not ignored); without them, plain accuracy.
+    Returns the threshold and the objective it reached.
+    """
     probs = model.probabilities(vectors)
     top = probs.max(axis=1)
     predicted = np.array(model.meta.labels)[probs.argmax(axis=1)]
     truth = np.array(labels)
+    in_scope = truth != UNKNOWN
     best = (0.0, -1.0)
     for threshold in np.unique(np.concatenate([[0.0], top])):
         decided = np.where(top < threshold, UNKNOWN, predicted)
-        accuracy = float((decided == truth).mean())
-        if accuracy > best[1]:
-            best = (float(threshold), accuracy)
+        correct = decided == truth
+        if in_scope.all():
+            objective = float(correct.mean())
+        else:
+            objective = float((correct[in_scope].mean() + correct[~in_scope].mean()) / 2)
+        if objective > best[1]:
+            best = (float(threshold), objective)
     return best
 
 

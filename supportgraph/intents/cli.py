@@ -1,0 +1,123 @@
+"""``supportgraph classifier``: train, evaluate and query intent models on any labelled CSV."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from supportgraph.intents.classifier import IntentClassifier
+from supportgraph.intents.metrics import classification_report
+from supportgraph.intents.model import IntentModel, fit_intent_model, read_labelled_csv
+from supportgraph.intents.taxonomy import load_taxonomy
+from supportgraph.knowledge.embedder import Embedder
+from supportgraph.settings import get_settings
+
+app = typer.Typer(help="Train, evaluate and query intent classifiers.", no_args_is_help=True)
+
+ModelOption = Annotated[
+    Path | None, typer.Option("--model", help="model folder; default: the one the agent serves")
+]
+
+
+def _embed(embedder: Embedder, texts: list[str], label: str) -> object:
+    from tqdm import tqdm
+
+    batches = [texts[i : i + 256] for i in range(0, len(texts), 256)]
+    import numpy as np
+
+    vectors = [embedder.embed(batch) for batch in tqdm(batches, desc=label, unit="batch")]
+    return np.vstack(vectors) if vectors else np.zeros((0, 384), dtype=np.float32)
+
+
+@app.command()
+def train(
+    data: Annotated[Path, typer.Option(help="CSV with columns text,intent")],
+    out: Annotated[Path, typer.Option(help="folder to write the model to")],
+    validation: Annotated[
+        Path | None, typer.Option(help="held-out CSV to fit the unknown threshold on")
+    ] = None,
+) -> None:
+    """Train a model; rows labelled 'unknown' are out-of-scope examples."""
+    embedder = Embedder(get_settings().embedding_model)
+    rows = read_labelled_csv(data)
+    vectors = _embed(embedder, [row.text for row in rows], "embedding training data")
+    holdout = None
+    if validation is not None:
+        held = read_labelled_csv(validation)
+        held_vectors = _embed(embedder, [row.text for row in held], "embedding validation data")
+        holdout = (held_vectors, [row.intents[0] for row in held])
+    started = time.perf_counter()
+    model = fit_intent_model(
+        vectors,  # type: ignore[arg-type]
+        [row.intents[0] for row in rows],
+        sub_labels=[row.sub_intent for row in rows],
+        holdout=holdout,  # type: ignore[arg-type]
+    )
+    model.save(out)
+    typer.echo(
+        json.dumps(
+            {
+                "model": str(out),
+                "version": model.version,
+                "labels": len(model.meta.labels),
+                "n_train": model.meta.n_train,
+                "unknown_threshold": round(model.meta.unknown_threshold, 4),
+                "fit_seconds": round(time.perf_counter() - started, 2),
+            }
+        )
+    )
+
+
+def _classifier(model_dir: Path | None) -> IntentClassifier:
+    if model_dir is None:
+        from supportgraph.services import Services
+
+        return Services(get_settings()).classifier
+    return IntentClassifier(
+        load_taxonomy(), IntentModel.load(model_dir), embedder=Embedder(get_settings().embedding_model)
+    )
+
+
+@app.command(name="eval")
+def evaluate(
+    data: Annotated[Path, typer.Option(help="CSV with columns text,intent")],
+    model: ModelOption = None,
+) -> None:
+    """Print accuracy, macro-F1, in-scope accuracy, unknown precision/recall and latency."""
+    classifier = _classifier(model)
+    rows = read_labelled_csv(data)
+    predicted: list[str] = []
+    latencies: list[float] = []
+    classifier.predict_text("warm up")
+    for row in rows:
+        started = time.perf_counter()
+        predicted.append(classifier.predict_text(row.text)[0].intent)
+        latencies.append((time.perf_counter() - started) * 1000)
+    report = classification_report([row.intents[0] for row in rows], predicted, latencies)
+    typer.echo(json.dumps(report))
+
+
+@app.command()
+def predict(model: ModelOption = None) -> None:
+    """Read one message per line on stdin; print one JSON line per message."""
+    classifier = _classifier(model)
+    for line in sys.stdin:
+        text = line.strip()
+        if not text:
+            continue
+        top = classifier.predict_text(text)[0]
+        typer.echo(
+            json.dumps(
+                {
+                    "text": text,
+                    "intent": top.intent,
+                    "confidence": round(top.confidence, 4),
+                    "classifier_used": top.classifier_used,
+                }
+            )
+        )
