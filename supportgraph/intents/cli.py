@@ -79,7 +79,9 @@ def _classifier(model_dir: Path | None) -> IntentClassifier:
 
         return Services(get_settings()).classifier
     return IntentClassifier(
-        load_taxonomy(), IntentModel.load(model_dir), embedder=Embedder(get_settings().embedding_model)
+        load_taxonomy(),
+        IntentModel.load(model_dir),
+        embedder=Embedder(get_settings().embedding_model),
     )
 
 
