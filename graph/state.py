@@ -124,6 +124,7 @@ class TicketState(InputState):
     confirmation: str | None  # confirm, decline or None
     intents: list[IntentView]
     intent_history: list[str]
+    ab_variant: str  # serving or candidate intent model
     sources: list[Source]
     retrieval: RetrievalView | None
     open_proposals: list[ActionView]

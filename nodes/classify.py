@@ -43,7 +43,8 @@ def classify(state: TicketState, runtime: Runtime[AgentContext]) -> dict[str, An
             "intents": [],
             "confirmation": confirmation,
         }
-    predictions = services.classifier.classify(text, vector)
+    classifier, variant = services.classifier_for(state["customer_id"])
+    predictions = classifier.classify(text, vector)
     intents: list[IntentView] = [
         {
             "intent": p.intent,
@@ -63,4 +64,5 @@ def classify(state: TicketState, runtime: Runtime[AgentContext]) -> dict[str, An
         "intents": intents,
         "intent_history": [*state.get("intent_history", []), intents[0]["intent"]],
         "confirmation": None,
+        "ab_variant": variant,
     }

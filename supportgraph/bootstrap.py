@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from supportgraph.demo.seed import seed_demo_store
+from supportgraph.intents import registry
 from supportgraph.intents.training import train_default_model
 from supportgraph.knowledge.chunking import chunk_directory
 from supportgraph.knowledge.index import SyncReport
@@ -26,10 +27,14 @@ def prepare(services: Services, *, retrain: bool = False) -> PrepareReport:
     """Seed the demo store if empty, sync the article index, train the intent model if missing."""
     seeded = seed_demo_store(services.engine)
     report = services.knowledge.sync(chunk_directory(services.articles_dir))
-    model_dir = services.settings.resolved_intent_model_dir
-    if retrain or not (model_dir / "meta.json").exists():
-        train_default_model(services.embedder).save(model_dir)
-        services.__dict__.pop("classifier", None)
+    if retrain:
+        registry.save_version(
+            services.engine,
+            train_default_model(services.embedder),
+            services.settings.resolved_intent_model_dir,
+            status=registry.SERVING,
+        )
+        services.reload_classifiers()
     return PrepareReport(
         customers=seeded.customers,
         orders=seeded.orders,

@@ -90,6 +90,21 @@ def chat(
             typer.echo(f"ticket: {ticket}")
 
 
+@app.command()
+def learn(
+    ab: Annotated[
+        bool, typer.Option(help="serve a better candidate to an A/B share first")
+    ] = False,
+) -> None:
+    """Train a candidate on human corrections; promote it only if it is not worse."""
+    from dataclasses import asdict
+
+    from supportgraph.intents.learning import learn as run_learning
+
+    report = run_learning(_services(), ab_test=ab)
+    typer.echo(json.dumps(asdict(report), indent=2))
+
+
 @app.command(name="eval")
 def run_eval(
     suite: Annotated[str | None, typer.Option(help="scenario file name without .jsonl")] = None,

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
 from functools import cached_property
 from typing import Any
 
+from langchain_core.language_models import BaseChatModel
 from sqlalchemy import Engine
 
 from policies.config import PolicyConfig, load_policy_config
@@ -14,14 +16,20 @@ from supportgraph.commerce.backend import CommerceBackend
 from supportgraph.commerce.demo import DemoStore
 from supportgraph.db.engine import create_schema, make_engine
 from supportgraph.demo import ARTICLES_DIR
-from supportgraph.intents.classifier import IntentClassifier
+from supportgraph.intents.classifier import IntentClassifier, LlmTier
 from supportgraph.intents.model import IntentModel
 from supportgraph.intents.taxonomy import load_taxonomy
 from supportgraph.knowledge.embedder import Embedder
 from supportgraph.knowledge.index import KnowledgeIndex
+from supportgraph.llm import make_chat_model
 from supportgraph.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+def ab_bucket(customer_id: str) -> float:
+    """A customer's stable position in [0, 1) for A/B splits."""
+    return int(hashlib.sha256(customer_id.encode()).hexdigest()[:8], 16) / 0x100000000
 
 
 class Services:
@@ -95,22 +103,69 @@ class Services:
 
     @cached_property
     def classifier(self) -> IntentClassifier:
-        """The intent cascade with the serving model (trained now if none was saved)."""
-        from supportgraph.intents.training import train_default_model
+        """The intent cascade with the serving model (the default one is trained if none is)."""
+        from supportgraph.intents import registry
 
-        model_dir = self.settings.resolved_intent_model_dir
-        if (model_dir / "meta.json").exists():
-            model = IntentModel.load(model_dir)
+        serving = registry.current(self.engine, registry.SERVING)
+        if serving is not None:
+            model = registry.load(serving)
         else:
-            log.info("no intent model at %s: training the default one", model_dir)
+            from supportgraph.intents.training import train_default_model
+
+            log.info("no serving intent model: training the default one")
             model = train_default_model(self.embedder)
-            model.save(model_dir)
-        return IntentClassifier(load_taxonomy(), model, embedder=self.embedder)
+            registry.save_version(
+                self.engine, model, self.settings.resolved_intent_model_dir, status=registry.SERVING
+            )
+        return self._cascade(model)
+
+    @cached_property
+    def candidate_classifier(self) -> IntentClassifier | None:
+        """The candidate model on A/B trial, if one is recorded."""
+        from supportgraph.intents import registry
+
+        candidate = registry.current(self.engine, registry.CANDIDATE)
+        return self._cascade(registry.load(candidate)) if candidate else None
+
+    def classifier_for(self, customer_id: str) -> tuple[IntentClassifier, str]:
+        """The cascade a customer gets, and its A/B variant (stable per customer)."""
+        share = self.settings.ab_candidate_share
+        candidate = self.candidate_classifier if share > 0 else None
+        if candidate is not None and ab_bucket(customer_id) < share:
+            return candidate, "candidate"
+        return self.classifier, "serving"
+
+    def reload_classifiers(self) -> None:
+        """Forget loaded models so the next use reads the registry again."""
+        self.__dict__.pop("classifier", None)
+        self.__dict__.pop("candidate_classifier", None)
+
+    def _cascade(self, model: IntentModel) -> IntentClassifier:
+        return IntentClassifier(
+            load_taxonomy(), model, embedder=self.embedder, llm_tier=self._llm_tier()
+        )
+
+    def _llm_tier(self) -> LlmTier | None:
+        from supportgraph.intents.llm_tier import make_llm_tier
+
+        return make_llm_tier(self.llm, load_taxonomy()) if self.llm is not None else None
+
+    @cached_property
+    def llm(self) -> BaseChatModel | None:
+        """The configured chat model, or None (the no-LLM product)."""
+        return make_chat_model(self.settings)
 
     def with_engine(self, engine: Engine) -> Services:
         """Same models and indexes over another database (isolated eval and test runs)."""
         clone = Services(self.settings, engine=engine, embedder=self.embedder)
-        for shared in ("policy", "chroma", "knowledge", "classifier"):
+        for shared in (
+            "policy",
+            "chroma",
+            "knowledge",
+            "classifier",
+            "candidate_classifier",
+            "llm",
+        ):
             if shared in self.__dict__:
                 clone.__dict__[shared] = self.__dict__[shared]
         return clone

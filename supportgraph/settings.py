@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     intent_model_dir: Path | None = Field(
         default=None, description="trained intent model; default: <data_dir>/models/intent"
     )
+    ab_candidate_share: float = Field(
+        default=0.0, ge=0.0, le=1.0, description="share of customers served the candidate model"
+    )
     llm_model: str | None = None
     llm_base_url: str | None = None
     llm_api_key: SecretStr | None = None

@@ -226,6 +226,7 @@ class SupportService:
         now = utcnow()
         ticket.turn_count = state["turn"]
         ticket.updated_at = now
+        ticket.ab_variant = state.get("ab_variant") or ticket.ab_variant
         if state.get("intents") and ticket.primary_intent is None:
             ticket.primary_intent = state["intents"][0]["intent"]
         if state.get("handed_off"):

@@ -169,3 +169,18 @@ class ResolutionFeedback(SQLModel, table=True):
     )
     used_for_training: bool = False
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class IntentModelVersion(SQLModel, table=True):
+    """A trained intent model: which one serves, which is on trial, and how each scored."""
+
+    version: str = Field(primary_key=True, max_length=64)
+    path: str
+    status: str = Field(
+        index=True, max_length=16, description="serving, candidate, retired, rejected"
+    )
+    parent_version: str | None = Field(default=None, max_length=64)
+    metrics: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    n_feedback: int = 0
+    created_at: datetime = Field(default_factory=utcnow)
+    promoted_at: datetime | None = None

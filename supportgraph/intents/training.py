@@ -1,46 +1,54 @@
-"""Training the serving intent model from the project's labelled utterances."""
+"""Training intent models from labelled rows (the project's files, feedback, any CSV)."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Sequence
 
 from supportgraph.intents.model import (
     HOLDOUT_FILE,
     MULTI_FILE,
     TRAIN_FILE,
     IntentModel,
+    LabelledText,
     fit_intent_model,
     read_labelled_csv,
 )
 from supportgraph.knowledge.embedder import Embedder
 
 
-def train_from_files(
+def fit_rows(
     embedder: Embedder,
-    train_file: Path,
+    train: Sequence[LabelledText],
     *,
-    holdout_file: Path | None = None,
-    multi_file: Path | None = None,
+    holdout: Sequence[LabelledText] = (),
+    multi: Sequence[LabelledText] = (),
 ) -> IntentModel:
-    """Embed labelled files and fit the model and its thresholds."""
-    train = read_labelled_csv(train_file)
+    """Embed labelled rows and fit the model, its sub-intent model and its thresholds."""
     vectors = embedder.embed([row.text for row in train])
-    holdout = multi = None
-    if holdout_file is not None and holdout_file.exists():
-        rows = read_labelled_csv(holdout_file)
-        holdout = (embedder.embed([row.text for row in rows]), [row.intents[0] for row in rows])
-    if multi_file is not None and multi_file.exists():
-        rows = read_labelled_csv(multi_file)
-        multi = (embedder.embed([row.text for row in rows]), [row.intents for row in rows])
+    held = (
+        (embedder.embed([row.text for row in holdout]), [row.intents[0] for row in holdout])
+        if holdout
+        else None
+    )
+    several = (
+        (embedder.embed([row.text for row in multi]), [row.intents for row in multi])
+        if multi
+        else None
+    )
     return fit_intent_model(
         vectors,
         [row.intents[0] for row in train],
         sub_labels=[row.sub_intent for row in train],
-        holdout=holdout,
-        multi=multi,
+        holdout=held,
+        multi=several,
     )
 
 
 def train_default_model(embedder: Embedder) -> IntentModel:
     """The agent's default model, from the project's own data."""
-    return train_from_files(embedder, TRAIN_FILE, holdout_file=HOLDOUT_FILE, multi_file=MULTI_FILE)
+    return fit_rows(
+        embedder,
+        read_labelled_csv(TRAIN_FILE),
+        holdout=read_labelled_csv(HOLDOUT_FILE),
+        multi=read_labelled_csv(MULTI_FILE),
+    )

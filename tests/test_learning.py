@@ -1,0 +1,116 @@
+"""The learning loop: human corrections make the model right where it was wrong."""
+
+from __future__ import annotations
+
+import pytest
+
+from supportgraph.db.engine import session_scope
+from supportgraph.db.models import ResolutionFeedback, SupportTicket
+from supportgraph.intents import registry
+from supportgraph.intents.learning import in_holdback, learn
+from supportgraph.intents.model import HOLDOUT_FILE, read_labelled_csv
+from supportgraph.services import Services, ab_bucket
+
+# British slang for a parcel that never came: the project's data says "complaint".
+CORRECTIONS = [
+    "the courier ghosted me",
+    "my parcel went walkabout",
+    "the box never showed up on my porch",
+    "stuff never turned up mate",
+    "been sat waiting forever for the delivery van",
+    "nothing has landed on my doorstep yet",
+    "my package has gone awol",
+    "the delivery bloke never came round",
+    "still no sign of the parcel on the mat",
+    "the van never rocked up with my things",
+    "my order has vanished into thin air",
+    "the postie hasn't brought my stuff",
+    "parcel seems to have done a runner",
+    "no knock at the door, no box, nothing",
+    "my goods never materialised",
+    "the shipment never made it to my flat",
+]
+
+
+def add_corrections(services: Services) -> None:
+    with session_scope(services.engine) as session:
+        session.add(SupportTicket(id="tkt_learning", customer_id="cust_456"))
+        session.flush()
+        for text in CORRECTIONS:
+            session.add(
+                ResolutionFeedback(
+                    ticket_id="tkt_learning",
+                    message_text=text,
+                    predicted_intent="complaint",
+                    correct_intent="order_status",
+                    correction_type="intent",
+                )
+            )
+
+
+def test_corrections_are_learned_without_regression(services: Services) -> None:
+    before = services.classifier
+    wrong_before = [t for t in CORRECTIONS if before.predict_text(t)[0].intent != "order_status"]
+    assert len(wrong_before) >= 10, "the corrections must be phrasings the model gets wrong"
+    add_corrections(services)
+
+    report = learn(services)
+
+    assert report.promoted and report.status == registry.SERVING
+    assert report.serving_before == before.model.version
+    assert report.metrics["eval_accuracy_candidate"] >= report.metrics["eval_accuracy_serving"]
+    assert report.n_feedback_train + report.n_feedback_holdback == len(CORRECTIONS)
+    after = services.classifier
+    assert after.model.version == report.candidate != before.model.version
+    assert registry.current(services.engine, registry.SERVING).version == report.candidate
+    with session_scope(services.engine) as session:
+        rows = session.query(ResolutionFeedback).all()
+        assert all(row.used_for_training for row in rows)
+    trained = [
+        row.message_text
+        for row in rows
+        if not in_holdback(row.id)
+    ]
+    still_wrong = [t for t in trained if after.predict_text(t)[0].intent != "order_status"]
+    assert len(still_wrong) <= len(trained) // 8, still_wrong
+
+
+def test_a_worse_candidate_is_rejected(services: Services) -> None:
+    # Mislabelled copies of the eval set's order-status rows: learning them must hurt the eval.
+    wrong = [row.text for row in read_labelled_csv(HOLDOUT_FILE) if row.intents[0] == "order_status"]
+    with session_scope(services.engine) as session:
+        session.add(SupportTicket(id="tkt_bad", customer_id="cust_456"))
+        session.flush()
+        for text in wrong * 3:
+            session.add(
+                ResolutionFeedback(
+                    ticket_id="tkt_bad",
+                    message_text=text,
+                    correct_intent="cancel_order",
+                    correction_type="intent",
+                )
+            )
+    serving = services.classifier.model.version
+    report = learn(services)
+    assert report.metrics["eval_accuracy_candidate"] < report.metrics["eval_accuracy_serving"]
+    assert not report.promoted
+    assert report.status == registry.REJECTED
+    assert services.classifier.model.version == serving
+    assert registry.current(services.engine, registry.SERVING).version == serving
+
+
+def test_ab_split_is_stable_per_customer(services: Services) -> None:
+    add_corrections(services)
+    report = learn(services, ab_test=True)
+    assert report.status == registry.CANDIDATE
+    serving = services.classifier.model.version
+    assert services.candidate_classifier.model.version == report.candidate != serving
+    customers = [f"cust_{i}" for i in range(400)]
+    for share in (0.0, 0.3, 1.0):
+        services.settings.ab_candidate_share = share
+        variants = {c: services.classifier_for(c)[1] for c in customers}
+        assert variants == {c: services.classifier_for(c)[1] for c in customers}
+        on_candidate = sum(v == "candidate" for v in variants.values()) / len(customers)
+        assert on_candidate == pytest.approx(share, abs=0.08)
+        for customer, variant in variants.items():
+            assert (variant == "candidate") == (ab_bucket(customer) < share)
