@@ -66,18 +66,16 @@ def test_corrections_are_learned_without_regression(services: Services) -> None:
     with session_scope(services.engine) as session:
         rows = session.query(ResolutionFeedback).all()
         assert all(row.used_for_training for row in rows)
-    trained = [
-        row.message_text
-        for row in rows
-        if not in_holdback(row.id)
-    ]
+    trained = [row.message_text for row in rows if not in_holdback(row.id)]
     still_wrong = [t for t in trained if after.predict_text(t)[0].intent != "order_status"]
     assert len(still_wrong) <= len(trained) // 8, still_wrong
 
 
 def test_a_worse_candidate_is_rejected(services: Services) -> None:
     # Mislabelled copies of the eval set's order-status rows: learning them must hurt the eval.
-    wrong = [row.text for row in read_labelled_csv(HOLDOUT_FILE) if row.intents[0] == "order_status"]
+    wrong = [
+        row.text for row in read_labelled_csv(HOLDOUT_FILE) if row.intents[0] == "order_status"
+    ]
     with session_scope(services.engine) as session:
         session.add(SupportTicket(id="tkt_bad", customer_id="cust_456"))
         session.flush()

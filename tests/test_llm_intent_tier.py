@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
+from fake_models import FailingModel, ToolCallingFake, tool_call
 
 from supportgraph.intents.classifier import IntentClassifier
 from supportgraph.intents.llm_tier import make_llm_tier
 from supportgraph.intents.taxonomy import load_taxonomy
 from supportgraph.services import Services
-from fake_models import FailingModel, ToolCallingFake, tool_call
 
 CLEAR = "where is my order"  # a keyword rule decides this: no LLM needed
 VAGUE = "hmm so about the thing from before, it is still not right"
