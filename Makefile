@@ -44,6 +44,9 @@ lint: setup
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
+bench: setup
+	SUPPORTGRAPH_DATA_DIR=var/bench $(BIN)/supportgraph bench
+
 studio: setup
 	$(BIN)/supportgraph seed
 	$(BIN)/langgraph dev --no-browser

@@ -105,6 +105,20 @@ def learn(
     typer.echo(json.dumps(asdict(report), indent=2))
 
 
+@app.command()
+def bench(
+    turns: Annotated[int, typer.Option(help="whole turns to time through the service")] = 100,
+) -> None:
+    """Time the rules tier, the embedding tier and whole turns; print JSON."""
+    from supportgraph.bench import bench_classifier, bench_turns
+    from supportgraph.bootstrap import prepare
+
+    services = _services()
+    prepare(services)
+    report = {**bench_classifier(services), **bench_turns(services, turns=turns)}
+    typer.echo(json.dumps(report, indent=2))
+
+
 @app.command(name="eval")
 def run_eval(
     suite: Annotated[str | None, typer.Option(help="scenario file name without .jsonl")] = None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 import hashlib
 import json
 from collections.abc import Sequence
@@ -33,6 +34,7 @@ class ModelMeta:
     trained_at: str
     n_train: int
     metrics: dict[str, float] = field(default_factory=dict)
+    temperature: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -82,9 +84,13 @@ class IntentModel:
         """The model version recorded with each classification."""
         return self.meta.version
 
+    def logits(self, vectors: np.ndarray) -> np.ndarray:
+        """Unscaled class scores, one row per vector."""
+        return np.asarray(self.classifier.decision_function(np.atleast_2d(vectors)))
+
     def probabilities(self, vectors: np.ndarray) -> np.ndarray:
-        """Class probabilities, one row per vector, columns in ``meta.labels`` order."""
-        return np.asarray(self.classifier.predict_proba(np.atleast_2d(vectors)))
+        """Calibrated class probabilities, columns in ``meta.labels`` order."""
+        return softmax(self.logits(vectors) / self.meta.temperature)
 
     def sub_intent(self, vector: np.ndarray, intent: str) -> str | None:
         """The most likely sub-intent of an intent, when one is likely enough."""
@@ -144,6 +150,9 @@ def fit_intent_model(
     )
     model = IntentModel(classifier, meta, sub_classifier)
     if holdout is not None and len(holdout[1]):
+        meta.temperature, meta.metrics["ece_before"], meta.metrics["ece_after"] = fit_temperature(
+            model, *holdout
+        )
         meta.unknown_threshold, objective = fit_unknown_threshold(model, *holdout)
         meta.metrics["holdout_objective"] = objective
     if multi is not None and len(multi[1]):
@@ -155,6 +164,51 @@ def fit_intent_model(
             intents = [*intents, *((holdout[1][i],) for i in single)]
         meta.secondary_threshold = fit_secondary_threshold(model, vectors, intents)
     return model
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, stable for large scores."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return np.asarray(exp / exp.sum(axis=1, keepdims=True))
+
+
+def expected_calibration_error(probs: np.ndarray, truth: np.ndarray, bins: int = 10) -> float:
+    """The gap between confidence and accuracy, averaged over confidence bins."""
+    confidence = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == truth
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    error = 0.0
+    for low, high in itertools.pairwise(edges):
+        inside = (confidence > low) & (confidence <= high)
+        if inside.any():
+            error += inside.mean() * abs(confidence[inside].mean() - correct[inside].mean())
+    return round(float(error), 4)
+
+
+def fit_temperature(
+    model: IntentModel, vectors: np.ndarray, labels: Sequence[str]
+) -> tuple[float, float, float]:
+    """The softmax temperature minimizing log-loss on held-out rows of known labels.
+
+    Returns the temperature and the expected calibration error before and after.
+    """
+    index = {label: i for i, label in enumerate(model.meta.labels)}
+    keep = [i for i, label in enumerate(labels) if label in index]
+    if not keep:
+        return 1.0, 0.0, 0.0
+    logits = model.logits(vectors[keep])
+    truth = np.array([index[labels[i]] for i in keep])
+
+    def log_loss(temperature: float) -> float:
+        probs = softmax(logits / temperature)
+        return float(-np.log(probs[np.arange(len(truth)), truth] + 1e-12).mean())
+
+    grid = np.exp(np.linspace(np.log(0.2), np.log(5.0), 61))
+    best = float(min(grid, key=log_loss))
+    before = expected_calibration_error(softmax(logits), truth)
+    after = expected_calibration_error(softmax(logits / best), truth)
+    return round(best, 4), before, after
 
 
 def _fit_sub_classifier(
