@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import csv
-import itertools
 import hashlib
+import itertools
 import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
