@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from supportgraph.intents.metrics import percentile
@@ -34,9 +35,9 @@ def bench_classifier(services: Services) -> dict[str, Any]:
     classifier = services.classifier
     taxonomy = classifier.taxonomy
     classifier.predict_text("warm up")
-    rules = [_timed(lambda t=t: match_rules(t, taxonomy), repeat=20) for t in texts]
-    embed = [_timed(lambda t=t: services.embedder.embed_one(t)) for t in texts]
-    tier = [_timed(lambda t=t: classifier.predict_text(t)) for t in texts]
+    rules = [_timed(partial(match_rules, text, taxonomy), repeat=20) for text in texts]
+    embed = [_timed(partial(services.embedder.embed_one, text)) for text in texts]
+    tier = [_timed(partial(classifier.predict_text, text)) for text in texts]
     return {
         "rules_tier": _summary(rules),
         "embedding": _summary(embed),
