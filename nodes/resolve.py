@@ -246,7 +246,7 @@ def _account_update(
 def _answer_from_articles(
     ctx: ToolContext, state: TicketState, view: IntentView
 ) -> tuple[AnswerPart, ActionExecution | None]:
-    articles = [s for s in state["sources"] if s["kind"] == "article"]
+    articles = [s for s in state["sources"] if s["kind"] in ("article", "resolution")]
     if not articles or articles[0]["score"] < MIN_ARTICLE_SCORE:
         kind = "clarify" if view["intent"] == "unknown" else "no_answer"
         return {"intent": view["intent"], "kind": kind, "facts": {}, "source_ids": []}, None

@@ -22,12 +22,14 @@ def retrieve(state: TicketState, runtime: Runtime[AgentContext]) -> dict[str, An
     started = time.perf_counter()
     services = services_of(runtime)
     vector = np.asarray(state["message_vector"], dtype=np.float32)
-    hits = services.knowledge.search(vector, k=ARTICLE_K)
+    hits = services.knowledge.search(
+        vector, query=state["message"], k=ARTICLE_K, kinds=("article", "resolution")
+    )
     sources: list[Source] = _order_sources(state, services)
     sources += [
         {
             "id": hit.id,
-            "kind": "article",
+            "kind": hit.kind,
             "title": f"{hit.title}: {hit.heading}",
             "score": round(hit.score, 4),
             "text": hit.text,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from supportgraph.demo.seed import seed_demo_store
 from supportgraph.intents import registry
 from supportgraph.intents.training import train_default_model
-from supportgraph.knowledge.chunking import chunk_directory
+from supportgraph.knowledge.cli import ingest_path
 from supportgraph.knowledge.index import SyncReport
 from supportgraph.services import Services
 
@@ -26,7 +26,7 @@ class PrepareReport:
 def prepare(services: Services, *, retrain: bool = False) -> PrepareReport:
     """Seed the demo store if empty, sync the article index, train the intent model if missing."""
     seeded = seed_demo_store(services.engine)
-    report = services.knowledge.sync(chunk_directory(services.articles_dir))
+    report = ingest_path(services.knowledge, services.articles_dir)
     if retrain:
         registry.save_version(
             services.engine,

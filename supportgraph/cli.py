@@ -10,10 +10,12 @@ from typing import Annotated
 import typer
 
 from supportgraph.intents.cli import app as classifier_app
+from supportgraph.knowledge.cli import app as kb_app
 from supportgraph.settings import get_settings
 
 app = typer.Typer(help="supportgraph: a tier-1 customer support agent.", no_args_is_help=True)
 app.add_typer(classifier_app, name="classifier")
+app.add_typer(kb_app, name="kb")
 
 
 def _services():  # type: ignore[no-untyped-def]

@@ -1,8 +1,12 @@
-"""The help-article index in Chroma: incremental sync by content hash, and vector search."""
+"""The knowledge index: help-article chunks and past resolutions in Chroma, searched hybrid.
+
+Dense (the turn's embedding, cosine) and lexical (BM25) candidates are fused into one 0-1
+relevance score. Ingestion is incremental by content hash.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,19 +14,26 @@ import numpy as np
 
 from supportgraph.knowledge.chunking import Chunk
 from supportgraph.knowledge.embedder import ChromaEmbeddingFunction, Embedder
+from supportgraph.knowledge.lexical import LexicalIndex
 
-ARTICLES_COLLECTION = "help_articles"
+COLLECTIONS = {"article": "help_articles", "resolution": "past_resolutions"}
+DENSE_WEIGHT = 0.7
+BM25_HALF = 6.0  # a BM25 score that counts as half-relevant lexically
+CANDIDATES = 20
 
 
 @dataclass(frozen=True)
 class KnowledgeHit:
-    """A chunk found for a query, with a 0-1 relevance score (cosine similarity)."""
+    """A chunk found for a query, with its fused 0-1 relevance and both components."""
 
     id: str
     title: str
     heading: str
     text: str
     score: float
+    kind: str = "article"
+    dense: float = 0.0
+    lexical: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -35,51 +46,132 @@ class SyncReport:
     unchanged: int
 
 
+def fused_score(dense: float, bm25: float) -> float:
+    """Convex mix of cosine similarity and a saturating transform of the BM25 score."""
+    lexical = bm25 / (bm25 + BM25_HALF) if bm25 > 0 else 0.0
+    return max(0.0, min(1.0, DENSE_WEIGHT * dense + (1 - DENSE_WEIGHT) * lexical))
+
+
 class KnowledgeIndex:
-    """Help-article chunks in one Chroma collection, embedded with our own model."""
+    """Help articles and past resolutions, embedded with our own model."""
 
-    def __init__(self, client: Any, embedder: Embedder, name: str = ARTICLES_COLLECTION) -> None:
-        """Open (or create) the collection with cosine distance."""
+    def __init__(self, client: Any, embedder: Embedder) -> None:
+        """Open (or create) the collections with cosine distance."""
         self._embedder = embedder
-        self._collection = client.get_or_create_collection(
-            name,
-            embedding_function=ChromaEmbeddingFunction(embedder),
-            configuration={"hnsw": {"space": "cosine"}},
+        self._collections = {
+            kind: client.get_or_create_collection(
+                name,
+                embedding_function=ChromaEmbeddingFunction(embedder),
+                configuration={"hnsw": {"space": "cosine"}},
+            )
+            for kind, name in COLLECTIONS.items()
+        }
+        self._lexical: dict[str, LexicalIndex] = {}
+
+    def count(self, kind: str = "article") -> int:
+        """Number of chunks of a kind."""
+        return int(self._collections[kind].count())
+
+    def sync(
+        self, chunks: Sequence[Chunk], progress: Callable[[int], None] | None = None
+    ) -> SyncReport:
+        """Make the article collection hold exactly these chunks, re-embedding what changed."""
+        return self._sync("article", chunks, lambda meta: True, progress)
+
+    def ingest(
+        self,
+        chunks: Sequence[Chunk],
+        *,
+        scope: Callable[[dict[str, Any]], bool],
+        progress: Callable[[int], None] | None = None,
+    ) -> SyncReport:
+        """Upsert these chunks; stored chunks inside ``scope`` that are not among them go."""
+        return self._sync("article", chunks, scope, progress)
+
+    def add_resolution(self, resolution_id: str, title: str, text: str) -> None:
+        """Index how a person resolved a ticket (its text already free of personal data)."""
+        chunk = Chunk(resolution_id, resolution_id.split("#")[0], title, "resolution", text)
+        self._upsert("resolution", [chunk])
+        self._lexical.pop("resolution", None)
+
+    def search(
+        self,
+        vector: np.ndarray,
+        *,
+        query: str = "",
+        k: int = 5,
+        kinds: Iterable[str] = ("article",),
+    ) -> list[KnowledgeHit]:
+        """The k most relevant chunks, best first, from dense and lexical candidates."""
+        hits: list[KnowledgeHit] = []
+        for kind in kinds:
+            if self.count(kind):
+                hits.extend(self._search_kind(kind, np.asarray(vector, dtype=np.float32), query))
+        return sorted(hits, key=lambda hit: hit.score, reverse=True)[:k]
+
+    def _search_kind(self, kind: str, vector: np.ndarray, query: str) -> list[KnowledgeHit]:
+        collection = self._collections[kind]
+        dense = collection.query(
+            query_embeddings=[vector],
+            n_results=min(CANDIDATES, self.count(kind)),
+            include=["distances"],
         )
+        cosine = {
+            i: 1.0 - float(d) for i, d in zip(dense["ids"][0], dense["distances"][0], strict=True)
+        }
+        bm25 = dict(self._lexical_index(kind).search(query, CANDIDATES)) if query else {}
+        ids = list(dict.fromkeys([*cosine, *bm25]))
+        found = collection.get(ids=ids, include=["documents", "metadatas", "embeddings"])
+        hits = []
+        for chunk_id, text, meta, embedding in zip(
+            found["ids"], found["documents"], found["metadatas"], found["embeddings"], strict=True
+        ):
+            similarity = cosine.get(chunk_id, float(np.dot(np.asarray(embedding), vector)))
+            hits.append(
+                KnowledgeHit(
+                    id=chunk_id,
+                    title=str(meta.get("title", "")),
+                    heading=str(meta.get("heading", "")),
+                    text=text,
+                    score=round(fused_score(similarity, bm25.get(chunk_id, 0.0)), 4),
+                    kind=kind,
+                    dense=round(similarity, 4),
+                    lexical=round(bm25.get(chunk_id, 0.0), 4),
+                )
+            )
+        return hits
 
-    def count(self) -> int:
-        """Number of chunks indexed."""
-        return int(self._collection.count())
+    def _lexical_index(self, kind: str) -> LexicalIndex:
+        if kind not in self._lexical:
+            stored = self._collections[kind].get(include=["documents", "metadatas"])
+            texts = [
+                f"{meta.get('title', '')}. {meta.get('heading', '')}. {text}"
+                for text, meta in zip(stored["documents"], stored["metadatas"], strict=True)
+            ]
+            self._lexical[kind] = LexicalIndex(stored["ids"], texts)
+        return self._lexical[kind]
 
-    def sync(self, chunks: Sequence[Chunk], *, batch_size: int = 128) -> SyncReport:
-        """Make the index hold exactly these chunks, re-embedding only what changed."""
-        stored = self._collection.get(include=["metadatas"])
+    def _sync(
+        self,
+        kind: str,
+        chunks: Sequence[Chunk],
+        scope: Callable[[dict[str, Any]], bool],
+        progress: Callable[[int], None] | None,
+    ) -> SyncReport:
+        collection = self._collections[kind]
+        stored = collection.get(include=["metadatas"])
         stored_hash = {
             chunk_id: (meta or {}).get("content_hash")
             for chunk_id, meta in zip(stored["ids"], stored["metadatas"] or [], strict=False)
+            if scope(meta or {})
         }
-        wanted = {chunk.id: chunk for chunk in chunks}
+        wanted = {chunk.id for chunk in chunks}
         removed = [chunk_id for chunk_id in stored_hash if chunk_id not in wanted]
         changed = [c for c in chunks if stored_hash.get(c.id) != c.content_hash]
         if removed:
-            self._collection.delete(ids=removed)
-        for start in range(0, len(changed), batch_size):
-            batch = changed[start : start + batch_size]
-            vectors = self._embedder.embed([chunk.embedding_text for chunk in batch])
-            self._collection.upsert(
-                ids=[chunk.id for chunk in batch],
-                embeddings=list(vectors),
-                documents=[chunk.text for chunk in batch],
-                metadatas=[
-                    {
-                        "article_id": chunk.article_id,
-                        "title": chunk.title,
-                        "heading": chunk.heading,
-                        "content_hash": chunk.content_hash,
-                    }
-                    for chunk in batch
-                ],
-            )
+            collection.delete(ids=removed)
+        self._upsert(kind, changed, progress)
+        self._lexical.pop(kind, None)
         updated = sum(1 for chunk in changed if chunk.id in stored_hash)
         return SyncReport(
             added=len(changed) - updated,
@@ -88,30 +180,30 @@ class KnowledgeIndex:
             unchanged=len(chunks) - len(changed),
         )
 
-    def search(self, vector: np.ndarray, *, k: int = 5) -> list[KnowledgeHit]:
-        """The k nearest chunks to a query vector, best first."""
-        if self.count() == 0:
-            return []
-        result = self._collection.query(
-            query_embeddings=[np.asarray(vector, dtype=np.float32)],
-            n_results=k,
-            include=["documents", "metadatas", "distances"],
-        )
-        hits: list[KnowledgeHit] = []
-        for chunk_id, text, meta, distance in zip(
-            result["ids"][0],
-            result["documents"][0],
-            result["metadatas"][0],
-            result["distances"][0],
-            strict=True,
-        ):
-            hits.append(
-                KnowledgeHit(
-                    id=chunk_id,
-                    title=str(meta.get("title", "")),
-                    heading=str(meta.get("heading", "")),
-                    text=text,
-                    score=max(0.0, min(1.0, 1.0 - float(distance))),
-                )
+    def _upsert(
+        self,
+        kind: str,
+        chunks: Sequence[Chunk],
+        progress: Callable[[int], None] | None = None,
+        batch_size: int = 128,
+    ) -> None:
+        for start in range(0, len(chunks), batch_size):
+            batch = chunks[start : start + batch_size]
+            vectors = self._embedder.embed([chunk.embedding_text for chunk in batch])
+            self._collections[kind].upsert(
+                ids=[chunk.id for chunk in batch],
+                embeddings=list(vectors),
+                documents=[chunk.text for chunk in batch],
+                metadatas=[
+                    {
+                        "article_id": chunk.article_id,
+                        "title": chunk.title,
+                        "heading": chunk.heading,
+                        "source": chunk.source,
+                        "content_hash": chunk.content_hash,
+                    }
+                    for chunk in batch
+                ],
             )
-        return hits
+            if progress:
+                progress(len(batch))
