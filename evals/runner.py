@@ -10,6 +10,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+from evals.knowledge_eval import run_knowledge_eval
 from evals.scenarios import Scenario, load_scenarios
 from evals.scoring import score_final_state, score_turn
 from graph.builder import build_graph
@@ -42,7 +43,17 @@ def run_suites(suite: str | None = None, *, services: Services | None = None) ->
         else:
             prepare(base.with_engine(make_engine(f"sqlite:///{template}")))
         results = [_run_scenario(base, scenario, template, root) for scenario in scenarios]
-    return _report(results)
+        knowledge = run_knowledge_eval(base) if suite in (None, "knowledge") else {}
+    report = _report(results)
+    report["metrics"].update(
+        {
+            f"knowledge_{name}": value
+            for name, value in knowledge.items()
+            if name != "retrieval_misses"
+        }
+    )
+    report["knowledge_misses"] = knowledge.get("retrieval_misses", [])
+    return report
 
 
 def _run_scenario(base: Services, scenario: Scenario, template: Path, root: Path) -> dict[str, Any]:

@@ -14,12 +14,27 @@ import numpy as np
 
 from supportgraph.knowledge.chunking import Chunk
 from supportgraph.knowledge.embedder import ChromaEmbeddingFunction, Embedder
+from supportgraph.knowledge.extract import split_sentences
 from supportgraph.knowledge.lexical import LexicalIndex
 
 COLLECTIONS = {"article": "help_articles", "resolution": "past_resolutions"}
-DENSE_WEIGHT = 0.7
-BM25_HALF = 6.0  # a BM25 score that counts as half-relevant lexically
+UNITS_SUFFIX = "_units"  # heading and sentence vectors of each chunk
+DENSE_WEIGHT = 0.9
+BM25_HALF = 12.0  # a BM25 score that counts as half-relevant lexically
 CANDIDATES = 20
+UNIT_CANDIDATES = 60
+
+
+def chunk_units(chunk: Chunk) -> list[str]:
+    """The pieces of a chunk embedded on their own: its heading and each sentence.
+
+    A customer's question often matches one sentence, or the heading, better than the whole
+    chunk; a chunk scores the best cosine of its pieces and of itself.
+    """
+    units = [f"{chunk.title}. {chunk.heading}" if chunk.heading != "overview" else chunk.title]
+    prefix = f"{chunk.heading}: " if chunk.heading != "overview" else ""
+    units += [prefix + sentence for sentence in split_sentences(chunk.text)]
+    return units
 
 
 @dataclass(frozen=True)
@@ -52,20 +67,35 @@ def fused_score(dense: float, bm25: float) -> float:
     return max(0.0, min(1.0, DENSE_WEIGHT * dense + (1 - DENSE_WEIGHT) * lexical))
 
 
+def diversify(ranked: Sequence[KnowledgeHit], k: int) -> list[KnowledgeHit]:
+    """The k best hits, one per article first: three sections of one page tell less than three
+    pages, and the best hit stays first."""
+    firsts: list[KnowledgeHit] = []
+    rest: list[KnowledgeHit] = []
+    seen: set[str] = set()
+    for hit in ranked:
+        article = hit.id.split("#", 1)[0]
+        (rest if article in seen else firsts).append(hit)
+        seen.add(article)
+    return (firsts + rest)[:k]
+
+
 class KnowledgeIndex:
     """Help articles and past resolutions, embedded with our own model."""
 
     def __init__(self, client: Any, embedder: Embedder) -> None:
         """Open (or create) the collections with cosine distance."""
         self._embedder = embedder
-        self._collections = {
-            kind: client.get_or_create_collection(
+
+        def collection(name: str) -> Any:
+            return client.get_or_create_collection(
                 name,
                 embedding_function=ChromaEmbeddingFunction(embedder),
                 configuration={"hnsw": {"space": "cosine"}},
             )
-            for kind, name in COLLECTIONS.items()
-        }
+
+        self._collections = {kind: collection(name) for kind, name in COLLECTIONS.items()}
+        self._units = {kind: collection(name + UNITS_SUFFIX) for kind, name in COLLECTIONS.items()}
         self._lexical: dict[str, LexicalIndex] = {}
 
     def count(self, kind: str = "article") -> int:
@@ -107,18 +137,12 @@ class KnowledgeIndex:
         for kind in kinds:
             if self.count(kind):
                 hits.extend(self._search_kind(kind, np.asarray(vector, dtype=np.float32), query))
-        return sorted(hits, key=lambda hit: hit.score, reverse=True)[:k]
+        ranked = sorted(hits, key=lambda hit: hit.score, reverse=True)
+        return diversify(ranked, k)
 
     def _search_kind(self, kind: str, vector: np.ndarray, query: str) -> list[KnowledgeHit]:
         collection = self._collections[kind]
-        dense = collection.query(
-            query_embeddings=[vector],
-            n_results=min(CANDIDATES, self.count(kind)),
-            include=["distances"],
-        )
-        cosine = {
-            i: 1.0 - float(d) for i, d in zip(dense["ids"][0], dense["distances"][0], strict=True)
-        }
+        cosine = self._dense_candidates(kind, vector)
         bm25 = dict(self._lexical_index(kind).search(query, CANDIDATES)) if query else {}
         ids = list(dict.fromkeys([*cosine, *bm25]))
         found = collection.get(ids=ids, include=["documents", "metadatas", "embeddings"])
@@ -126,7 +150,9 @@ class KnowledgeIndex:
         for chunk_id, text, meta, embedding in zip(
             found["ids"], found["documents"], found["metadatas"], found["embeddings"], strict=True
         ):
-            similarity = cosine.get(chunk_id, float(np.dot(np.asarray(embedding), vector)))
+            similarity = max(
+                cosine.get(chunk_id, 0.0), float(np.dot(np.asarray(embedding), vector))
+            )
             hits.append(
                 KnowledgeHit(
                     id=chunk_id,
@@ -140,6 +166,28 @@ class KnowledgeIndex:
                 )
             )
         return hits
+
+    def _dense_candidates(self, kind: str, vector: np.ndarray) -> dict[str, float]:
+        """Best cosine per chunk over the chunk itself and its pieces (heading, sentences)."""
+        best: dict[str, float] = {}
+        whole = self._collections[kind].query(
+            query_embeddings=[vector],
+            n_results=min(CANDIDATES, self.count(kind)),
+            include=["distances"],
+        )
+        for chunk_id, distance in zip(whole["ids"][0], whole["distances"][0], strict=True):
+            best[chunk_id] = 1.0 - float(distance)
+        units = self._units[kind]
+        if units.count():
+            found = units.query(
+                query_embeddings=[vector],
+                n_results=min(UNIT_CANDIDATES, int(units.count())),
+                include=["distances", "metadatas"],
+            )
+            for meta, distance in zip(found["metadatas"][0], found["distances"][0], strict=True):
+                chunk_id = str(meta["chunk_id"])
+                best[chunk_id] = max(best.get(chunk_id, 0.0), 1.0 - float(distance))
+        return best
 
     def _lexical_index(self, kind: str) -> LexicalIndex:
         if kind not in self._lexical:
@@ -170,6 +218,7 @@ class KnowledgeIndex:
         changed = [c for c in chunks if stored_hash.get(c.id) != c.content_hash]
         if removed:
             collection.delete(ids=removed)
+            self._units[kind].delete(where={"chunk_id": {"$in": removed}})
         self._upsert(kind, changed, progress)
         self._lexical.pop(kind, None)
         updated = sum(1 for chunk in changed if chunk.id in stored_hash)
@@ -205,5 +254,18 @@ class KnowledgeIndex:
                     for chunk in batch
                 ],
             )
+            self._upsert_units(kind, batch)
             if progress:
                 progress(len(batch))
+
+    def _upsert_units(self, kind: str, chunks: Sequence[Chunk]) -> None:
+        units = self._units[kind]
+        units.delete(where={"chunk_id": {"$in": [chunk.id for chunk in chunks]}})
+        ids, texts, owners = [], [], []
+        for chunk in chunks:
+            for index, text in enumerate(chunk_units(chunk)):
+                ids.append(f"{chunk.id}::{index}")
+                texts.append(text)
+                owners.append({"chunk_id": chunk.id})
+        if ids:
+            units.upsert(ids=ids, embeddings=list(self._embedder.embed(texts)), metadatas=owners)
