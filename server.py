@@ -28,6 +28,7 @@ from supportgraph.api_models import (
 from supportgraph.db import models
 from supportgraph.db.models import utcnow
 from supportgraph.escalations import escalate_ticket
+from supportgraph.idempotency import KeyConflict
 from supportgraph.services import Services
 from supportgraph.settings import Settings, get_settings
 from supportgraph.support import NotFoundError, SupportService
@@ -36,7 +37,11 @@ from tools.actions import ActionError
 
 @contextmanager
 def open_support_service(services: Services) -> Iterator[SupportService]:
-    """A support service whose graph is compiled with the configured checkpointer."""
+    """A support service whose graph is compiled with the configured checkpointer.
+
+    Actions a crash left pending are settled first, so nothing is served over them.
+    """
+    services.reconcile_actions()
     with open_checkpointer(services.settings.resolved_checkpoint_url) as checkpointer:
         yield SupportService(services, build_graph().compile(checkpointer=checkpointer))
 
@@ -106,29 +111,13 @@ def _add_routes(app: FastAPI) -> None:
             idempotency_key=idempotency_key,
         )
         try:
-            row, replayed = handle_action(support, request)
+            return handle_action(support, request)
         except NotFoundError as exc:
             raise HTTPException(404, str(exc)) from exc
         except ActionError as exc:
             raise HTTPException(422, str(exc)) from exc
-        except ConflictError as exc:
+        except (ConflictError, KeyConflict) as exc:
             raise HTTPException(409, str(exc)) from exc
-        status = row.status.value
-        if status == "proposed" and not body.confirmed_by_customer:
-            status = "awaiting_confirmation"
-        return ActionResponse(
-            action_id=row.id,
-            action=row.action,
-            status=status,
-            parameters=row.arguments,
-            reason=row.error or row.policy_reason,
-            rule_id=row.policy_rule,
-            requires_human=row.requires_human,
-            result=row.result,
-            error=row.error,
-            executed_at=row.executed_at,
-            replayed=replayed,
-        )
 
     @app.post("/v1/support/escalate", response_model=EscalateResponse)
     def post_escalate(body: EscalateRequest, support: Support) -> EscalateResponse:

@@ -43,18 +43,19 @@ def _article(chunk_id: str) -> str:
 def run_knowledge_eval(services: Services, path: Path = QUESTIONS) -> dict[str, Any]:
     """Retrieve and answer every question without an LLM; score against the gold data."""
     questions = load_questions(path)
-    vectors = services.embedder.embed([q.question for q in questions])
+    texts = [services.model_text(q.question) for q in questions]
+    vectors = services.embedder.embed(texts)
     ranks: list[int | None] = []
     article_ranks: list[int | None] = []
     latencies: list[float] = []
     fact_hits = answered = unsupported = abstained_right = wrong_abstain = 0
     misses: list[dict[str, Any]] = []
-    for question, vector in zip(questions, vectors, strict=True):
+    for question, text, vector in zip(questions, texts, vectors, strict=True):
         started = time.perf_counter()
-        hits = services.knowledge.search(vector, query=question.question, k=5)
+        hits = services.knowledge.search(vector, query=text, k=5)
         latencies.append((time.perf_counter() - started) * 1000)
         candidates = [(h.id, h.title, h.text, h.score) for h in hits]
-        answer = extractive_answer(question.question, candidates)
+        answer = extractive_answer(text, candidates)
         if not question.gold_chunks:
             abstained_right += answer is None
             continue

@@ -170,9 +170,11 @@ def check_thresholds(report: dict[str, Any], path: Path | None = None) -> list[s
     metrics = report["metrics"]
     broken: list[str] = []
     for key, limit in limits.items():
-        bound, name = key.split("_", 1)
+        bound, _, name = key.partition("_")
         value = metrics.get(name)
-        if value is None:
+        if bound not in ("min", "max"):
+            broken.append(f"{key}: a threshold must start with min_ or max_")
+        elif value is None:
             broken.append(f"{name}: missing from the report")
         elif bound == "min" and value < limit:
             broken.append(f"{name}={value} < {limit}")

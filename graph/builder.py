@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Literal
 
 from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
 
-from graph.context import AgentContext
+from graph.context import AgentContext, confirms_by_interrupt
 from graph.state import InputState, OutputState, TicketState
 from nodes.classify import classify
+from nodes.confirm import confirm
 from nodes.gate import gate
 from nodes.guard import guard
 from nodes.handoff import handoff
@@ -24,10 +26,16 @@ def route_after_classify(state: TicketState) -> Literal["retrieve", "resolve", "
     return "resolve" if state.get("confirmation") else "retrieve"
 
 
-def route_after_gate(state: TicketState) -> Literal["respond", "handoff"]:
-    """Escalate or answer, as the gate decided."""
+def route_after_gate(
+    state: TicketState, runtime: Runtime[AgentContext]
+) -> Literal["respond", "handoff", "confirm"]:
+    """Escalate or answer, as the gate decided; in Studio, pause on an open proposal first."""
     gate = state.get("gate")
-    return "handoff" if gate and gate["escalate"] else "respond"
+    if gate and gate["escalate"]:
+        return "handoff"
+    if state.get("open_proposals") and confirms_by_interrupt(runtime):
+        return "confirm"
+    return "respond"
 
 
 def build_graph() -> StateGraph[TicketState, AgentContext, InputState, OutputState]:
@@ -40,6 +48,7 @@ def build_graph() -> StateGraph[TicketState, AgentContext, InputState, OutputSta
     builder.add_node("retrieve", retrieve)
     builder.add_node("resolve", resolve)
     builder.add_node("gate", gate)
+    builder.add_node("confirm", confirm)
     builder.add_node("respond", respond)
     builder.add_node("handoff", handoff)
     builder.add_edge(START, "guard")
@@ -48,6 +57,7 @@ def build_graph() -> StateGraph[TicketState, AgentContext, InputState, OutputSta
     builder.add_edge("retrieve", "resolve")
     builder.add_edge("resolve", "gate")
     builder.add_conditional_edges("gate", route_after_gate)
+    builder.add_edge("confirm", "gate")
     builder.add_edge("respond", END)
     builder.add_edge("handoff", END)
     return builder

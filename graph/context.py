@@ -14,9 +14,26 @@ from tools.context import ToolContext
 
 @dataclass
 class AgentContext:
-    """Per-run context. Without services (as in LangGraph Studio) the process defaults are used."""
+    """Per-run context. Without services (as in LangGraph Studio) the process defaults are used.
+
+    ``confirm_by_interrupt`` decides how a proposal is confirmed: True pauses the run with
+    ``interrupt()`` until it is resumed with a yes or a no (LangGraph Studio); False leaves the
+    proposal open for a later message or API call (the HTTP service). None (the default)
+    interrupts only when the run has no injected services, that is, outside the service.
+    """
 
     services: Services | None = None
+    confirm_by_interrupt: bool | None = None
+
+
+def confirms_by_interrupt(runtime: Runtime[AgentContext]) -> bool:
+    """Whether this run pauses for confirmation instead of waiting for the next message."""
+    context = runtime.context
+    if context is None:
+        return True
+    if context.confirm_by_interrupt is not None:
+        return context.confirm_by_interrupt
+    return context.services is None
 
 
 @lru_cache(maxsize=1)

@@ -119,6 +119,7 @@ class TicketState(InputState):
     turn: int
     flags: list[str]
     entities: Entities
+    model_text: str  # the message with typos repaired: what models and retrieval read
     message_vector: list[float]
     recent_vectors: list[list[float]]
     confirmation: str | None  # confirm, decline or None

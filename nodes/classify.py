@@ -29,7 +29,7 @@ def _only_about_proposals(text: str, state: TicketState, services: Any) -> bool:
 def classify(state: TicketState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     """Write the turn's embedding, its intents, and whether it answers a proposal."""
     services = services_of(runtime)
-    text = state["message"]
+    text = services.model_text(state["message"])
     vector = services.embedder.embed_one(text)
     confirmation = detect_confirmation(text) if state.get("open_proposals") else None
     if confirmation and not _only_about_proposals(text, state, services):
@@ -38,6 +38,7 @@ def classify(state: TicketState, runtime: Runtime[AgentContext]) -> dict[str, An
     recent = [*state.get("recent_vectors", [])[-(RECENT_VECTORS - 1) :], vector_list]
     if confirmation:
         return {
+            "model_text": text,
             "message_vector": vector_list,
             "recent_vectors": recent,
             "intents": [],
@@ -59,6 +60,7 @@ def classify(state: TicketState, runtime: Runtime[AgentContext]) -> dict[str, An
         for p in predictions
     ]
     return {
+        "model_text": text,
         "message_vector": vector_list,
         "recent_vectors": recent,
         "intents": intents,

@@ -40,6 +40,5 @@ def guard(state: TicketState) -> dict[str, Any]:
         "answer": [],
         "escalated": bool(state.get("handed_off")),
         "response": "",
-        "handoff": None,
         "confirmation": None,
     }

@@ -1,4 +1,4 @@
-"""Resolve: the workflow resolver. Reads facts, proposes allowed actions, executes confirmed ones.
+"""Resolve: reads facts, proposes allowed actions, executes confirmed ones.
 
 Every read and write goes through ``tools``; every decision comes from ``policies``.
 """
@@ -11,15 +11,17 @@ from typing import Any
 from langgraph.runtime import Runtime
 
 from graph.context import AgentContext, services_of, tool_context
-from graph.state import ActionView, AnswerPart, IntentView, Source, TicketState
+from graph.state import AnswerPart, IntentView, Source, TicketState
+from nodes.action_parts import action_view, answer_proposals, proposal_part
+from nodes.llm_resolve import try_resolve_with_llm
 from supportgraph import text as text_tools
 from supportgraph.db import actions as ledger
 from supportgraph.db.models import ActionExecution, ActionStatus
-from supportgraph.knowledge.extract import best_sentences, words
+from supportgraph.knowledge.answer import extractive_answer
+from supportgraph.knowledge.extract import words
 from tools import actions as action_tools
 from tools.context import ToolContext
 
-MIN_ARTICLE_SCORE = 0.35
 FILLER_KINDS = frozenset({"clarify", "no_answer"})
 ACTIONABLE_STATUSES = {
     "refund": frozenset({"processing", "delivered", "partially_refunded"}),
@@ -28,47 +30,28 @@ ACTIONABLE_STATUSES = {
 }
 
 
-def action_view(row: ActionExecution) -> ActionView:
-    """How the conversation sees an action row."""
-    return {
-        "action_id": row.id,
-        "action": row.action,
-        "arguments": row.arguments,
-        "arguments_hash": row.arguments_hash,
-        "status": row.status.value,
-        "allowed": row.policy_allowed,
-        "requires_human": row.requires_human,
-        "rule_id": row.policy_rule,
-        "reason": row.policy_reason,
-        "result": row.result,
-    }
-
-
 def resolve(state: TicketState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
-    """Write this turn's answer parts, the actions touched, and the proposals left open."""
+    """Write this turn's answer parts, the actions touched, and the proposals left open.
+
+    A reply to open proposals executes or declines them. Otherwise the LLM resolver answers
+    when an LLM is configured, and the workflow resolver when not (or when the LLM fails).
+    """
     services = services_of(runtime)
     ctx = tool_context(services, customer_id=state["customer_id"], ticket_id=state["ticket_id"])
     open_proposals = state.get("open_proposals", [])
     if state.get("confirmation") and open_proposals:
-        return _answer_proposals(ctx, state["confirmation"] or "", open_proposals)
-    actions: list[ActionView] = []
-    answer: list[AnswerPart] = []
-    handled: set[str] = set()
-    for view in state["intents"]:
-        if view["intent"] in handled:
-            continue
-        handled.add(view["intent"])
-        handler = HANDLERS.get(view["intent"], _answer_from_articles)
-        part, row = handler(ctx, state, view)
-        answer.append(part)
-        if row is not None:
-            actions.append(action_view(row))
+        return answer_proposals(ctx, state["confirmation"] or "", open_proposals)
+    resolution = try_resolve_with_llm(ctx, state, services.llm) if services.llm else None
+    if resolution is not None:
+        answer, rows = resolution.answer, resolution.proposals
+    else:
+        answer, rows = _resolve_by_workflow(ctx, state)
+    actions = [action_view(row) for row in rows]
     substantive = [part for part in answer if part["kind"] not in FILLER_KINDS]
     answer = substantive or answer[:1]
     update: dict[str, Any] = {"answer": answer, "actions": actions}
-    focus = [
-        i for part in answer for i in part["source_ids"] if i in {o["id"] for o in _orders(state)}
-    ]
+    order_ids = {o["id"] for o in _orders(state)}
+    focus = [i for part in answer for i in part["source_ids"] if i in order_ids]
     if focus:
         update["focus_order_id"] = focus[-1]
     proposed = [a for a in actions if a["status"] == "proposed" and not a["requires_human"]]
@@ -79,39 +62,23 @@ def resolve(state: TicketState, runtime: Runtime[AgentContext]) -> dict[str, Any
     return {**update, "open_proposals": proposed}
 
 
-def _answer_proposals(ctx: ToolContext, reply: str, proposals: list[ActionView]) -> dict[str, Any]:
-    if reply == "decline":
-        ledger.set_status(ctx.engine, [p["action_id"] for p in proposals], ActionStatus.DECLINED)
-        part: AnswerPart = {
-            "intent": "confirmation",
-            "kind": "declined",
-            "facts": {},
-            "source_ids": [],
-        }
-        return {"answer": [part], "actions": [], "open_proposals": []}
-    actions: list[ActionView] = []
+def _resolve_by_workflow(
+    ctx: ToolContext, state: TicketState
+) -> tuple[list[AnswerPart], list[ActionExecution]]:
+    """One handler per intent: grounded answer parts, and proposals made through the tools."""
+    rows: list[ActionExecution] = []
     answer: list[AnswerPart] = []
-    for proposal in proposals:
-        row = ledger.get_action(ctx.engine, proposal["action_id"])
-        if row is None:
+    handled: set[str] = set()
+    for view in state["intents"]:
+        if view["intent"] in handled:
             continue
-        outcome = action_tools.execute(ctx, row)
-        actions.append(action_view(outcome))
-        order_id = outcome.arguments.get("order_id")
-        answer.append(
-            {
-                "intent": "confirmation",
-                "kind": f"action_{outcome.status.value}",
-                "facts": {
-                    "action": outcome.action,
-                    "result": outcome.result or {},
-                    "error": outcome.error,
-                    "reason": outcome.policy_reason,
-                },
-                "source_ids": [order_id] if order_id else [],
-            }
-        )
-    return {"answer": answer, "actions": actions, "open_proposals": []}
+        handled.add(view["intent"])
+        handler = HANDLERS.get(view["intent"], _answer_from_articles)
+        part, row = handler(ctx, state, view)
+        answer.append(part)
+        if row is not None:
+            rows.append(row)
+    return answer, rows
 
 
 Handler = Callable[
@@ -183,34 +150,9 @@ def _order_action(action: str) -> Handler:
         if action == "process_refund" and amounts:
             arguments["amount"] = amounts[0]
         row = action_tools.propose(ctx, action, arguments)
-        return _proposal_part(view["intent"], row, order.get("facts", {}), [order["id"]]), row
+        return proposal_part(view["intent"], row, order.get("facts", {}), [order["id"]]), row
 
     return handler
-
-
-def _proposal_part(
-    intent: str, row: ActionExecution, facts: dict[str, Any], source_ids: list[str]
-) -> AnswerPart:
-    if row.requires_human:
-        kind = "needs_human"
-    elif row.status == ActionStatus.PROPOSED:
-        kind = "offer"
-    else:
-        kind = "denied"
-    policy = (row.result or {}).get("policy", {})
-    return {
-        "intent": intent,
-        "kind": kind,
-        "facts": {
-            "action": row.action,
-            "order": facts,
-            "amount": policy.get("amount"),
-            "cancels_order": policy.get("details", {}).get("cancels_order", False),
-            "reason": row.policy_reason,
-            "rule_id": row.policy_rule,
-        },
-        "source_ids": source_ids,
-    }
 
 
 def _password_reset(
@@ -218,7 +160,7 @@ def _password_reset(
 ) -> tuple[AnswerPart, ActionExecution | None]:
     has_access = view["sub_intent"] != "account_recovery"
     row = action_tools.propose(ctx, "send_password_reset", {"has_email_access": has_access})
-    return _proposal_part("password_reset", row, {}, []), row
+    return proposal_part("password_reset", row, {}, []), row
 
 
 def _account_update(
@@ -240,23 +182,24 @@ def _account_update(
         return part, None
     arguments = {"order_id": order["id"], "address": address}
     row = action_tools.propose(ctx, "update_shipping_address", arguments)
-    return _proposal_part("account_update", row, order.get("facts", {}), [order["id"]]), row
+    return proposal_part("account_update", row, order.get("facts", {}), [order["id"]]), row
 
 
 def _answer_from_articles(
     ctx: ToolContext, state: TicketState, view: IntentView
 ) -> tuple[AnswerPart, ActionExecution | None]:
-    articles = [s for s in state["sources"] if s["kind"] in ("article", "resolution")]
-    if not articles or articles[0]["score"] < MIN_ARTICLE_SCORE:
+    evidence = [s for s in state["sources"] if s["kind"] in ("article", "resolution")]
+    answer = extractive_answer(
+        state["message"], [(s["id"], s["title"], s["text"], s["score"]) for s in evidence]
+    )
+    if answer is None:
         kind = "clarify" if view["intent"] == "unknown" else "no_answer"
         return {"intent": view["intent"], "kind": kind, "facts": {}, "source_ids": []}, None
-    best = articles[0]
-    sentences = best_sentences(state["message"], best["text"])
     part: AnswerPart = {
         "intent": view["intent"],
         "kind": "article",
-        "facts": {"sentences": sentences, "title": best["title"]},
-        "source_ids": [best["id"]],
+        "facts": {"sentences": answer.sentences, "title": answer.title},
+        "source_ids": [answer.source_id],
     }
     return part, None
 

@@ -23,7 +23,10 @@ def retrieve(state: TicketState, runtime: Runtime[AgentContext]) -> dict[str, An
     services = services_of(runtime)
     vector = np.asarray(state["message_vector"], dtype=np.float32)
     hits = services.knowledge.search(
-        vector, query=state["message"], k=ARTICLE_K, kinds=("article", "resolution")
+        vector,
+        query=state.get("model_text") or state["message"],
+        k=ARTICLE_K,
+        kinds=("article", "resolution"),
     )
     sources: list[Source] = _order_sources(state, services)
     sources += [

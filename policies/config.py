@@ -30,6 +30,7 @@ class OrderPolicy(_Frozen):
 
     cancellable_statuses: frozenset[str]
     address_change_statuses: frozenset[str]
+    min_address_chars: int = Field(default=10, ge=1)
 
 
 class EscalationPolicy(_Frozen):

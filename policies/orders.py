@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from policies.config import PolicyConfig
 from policies.decision import PolicyDecision, allow, deny
 from supportgraph.commerce.records import OrderRecord, OrderStatus
+
+ZERO = Decimal("0.00")
 
 
 def check_ownership(order: OrderRecord | None, customer_id: str) -> PolicyDecision:
@@ -17,9 +20,35 @@ def check_ownership(order: OrderRecord | None, customer_id: str) -> PolicyDecisi
     return allow("ownership.ok", "The order belongs to the customer.")
 
 
+def final_sale_total(order: OrderRecord) -> Decimal:
+    """What the order's final-sale lines cost."""
+    return sum((item.unit_price * item.quantity for item in order.items if item.final_sale), ZERO)
+
+
 def refundable_amount(order: OrderRecord) -> Decimal:
-    """What is still refundable: paid minus already refunded, never negative."""
-    return max(order.total - order.refunded_total, Decimal("0.00"))
+    """Paid minus already refunded, never negative.
+
+    Cancelling an unshipped order returns everything; once shipped, final-sale lines are
+    not refundable.
+    """
+    eligible = order.total
+    if order.status != OrderStatus.PROCESSING:
+        eligible -= final_sale_total(order)
+    return max(eligible - order.refunded_total, ZERO)
+
+
+def order_inputs(order: OrderRecord | None, customer_id: str) -> dict[str, Any]:
+    """The facts a decision about this order rests on; nothing of another customer's order."""
+    if not check_ownership(order, customer_id).allowed or order is None:
+        return {"order_found": False}
+    return {
+        "order_id": order.id,
+        "status": order.status.value,
+        "total": order.total,
+        "refunded_total": order.refunded_total,
+        "refundable": refundable_amount(order),
+        "delivered_at": order.delivered_at,
+    }
 
 
 def check_refund(
@@ -31,39 +60,83 @@ def check_refund(
     now: datetime,
     config: PolicyConfig,
 ) -> PolicyDecision:
-    """Decide whether this order may be refunded by this amount (None: all that is left)."""
+    """Decide whether this order may be refunded by this amount (None: all that is left).
+
+    Refusals come first, then what a person must approve (the daily cap, the auto-approve
+    ceiling), so that a human is never asked to approve what policy forbids anyway.
+    """
     owned = check_ownership(order, customer_id)
-    if not owned.allowed or order is None:
-        return owned
+    decision = owned
+    if owned.allowed and order is not None:
+        refused = _refund_refusal(order, amount, now, config)
+        decision = refused or _refund_approval(order, amount, refunded_last_24h, config)
+    return decision.with_inputs(
+        **order_inputs(order, customer_id),
+        amount_requested=amount,
+        refunded_last_24h=refunded_last_24h,
+        now=now,
+    )
+
+
+def _refund_refusal(
+    order: OrderRecord, amount: Decimal | None, now: datetime, config: PolicyConfig
+) -> PolicyDecision | None:
     rules = config.refunds
+    unshipped = order.status == OrderStatus.PROCESSING
     remaining = refundable_amount(order)
     if order.status not in rules.refundable_statuses:
         return deny(
             f"refund.status.{order.status}",
             f"Order {order.id} is {order.status.replace('_', ' ')}, so there is nothing to refund.",
         )
-    if order.final_sale:
+    if order.final_sale and not unshipped:
         return deny(
             "refund.final_sale", f"Order {order.id} is a final-sale item and can't be refunded."
         )
     if remaining <= 0:
         return deny("refund.nothing_left", f"Order {order.id} has already been refunded in full.")
-    amount = remaining if amount is None else amount
-    if amount <= 0:
+    wanted = remaining if amount is None else amount
+    if wanted <= 0:
         return deny("refund.amount.invalid", "A refund amount must be more than $0.00.")
-    if amount > remaining:
+    if wanted > remaining:
         return deny(
             "refund.amount.exceeds_refundable",
             f"At most ${remaining:,.2f} of order {order.id} can still be refunded.",
             amount=remaining,
         )
-    if refunded_last_24h + amount > rules.daily_cap:
+    if unshipped and wanted != remaining:
         return deny(
-            "refund.daily_cap",
-            "This refund would pass the daily refund limit; a team member will review it.",
-            requires_human=True,
-            amount=amount,
+            "refund.unshipped.partial",
+            f"Order {order.id} hasn't shipped yet: it can be cancelled for a full refund of "
+            f"${remaining:,.2f}, but not refunded in part.",
+            amount=remaining,
         )
+    return None if unshipped else _window_refusal(order, now, config)
+
+
+def _window_refusal(
+    order: OrderRecord, now: datetime, config: PolicyConfig
+) -> PolicyDecision | None:
+    days = config.refunds.window_days
+    if order.delivered_at is None:
+        return deny("refund.not_delivered", f"Order {order.id} hasn't been delivered yet.")
+    if now > order.delivered_at + timedelta(days=days):
+        return deny(
+            "refund.window.expired",
+            f"Order {order.id} was delivered more than {days} days ago, "
+            f"outside the {days}-day refund window.",
+        )
+    return None
+
+
+def _refund_approval(
+    order: OrderRecord, amount: Decimal | None, refunded_last_24h: Decimal, config: PolicyConfig
+) -> PolicyDecision:
+    rules = config.refunds
+    amount = refundable_amount(order) if amount is None else amount
+    over_cap = _over_daily_cap(amount, refunded_last_24h, config)
+    if over_cap is not None:
+        return over_cap
     if order.status == OrderStatus.PROCESSING:
         return allow(
             "refund.unshipped.cancel",
@@ -71,22 +144,6 @@ def check_refund(
             f"of ${amount:,.2f}.",
             amount=amount,
             details={"cancels_order": True},
-        )
-    return _check_delivered_refund(order, amount, now, config)
-
-
-def _check_delivered_refund(
-    order: OrderRecord, amount: Decimal, now: datetime, config: PolicyConfig
-) -> PolicyDecision:
-    rules = config.refunds
-    if order.delivered_at is None:
-        return deny("refund.not_delivered", f"Order {order.id} hasn't been delivered yet.")
-    deadline = order.delivered_at + timedelta(days=rules.window_days)
-    if now > deadline:
-        return deny(
-            "refund.window.expired",
-            f"Order {order.id} was delivered more than {rules.window_days} days ago, "
-            f"outside the {rules.window_days}-day refund window.",
         )
     if amount > rules.auto_approve_ceiling:
         return allow(
@@ -103,13 +160,38 @@ def _check_delivered_refund(
     )
 
 
+def _over_daily_cap(
+    amount: Decimal, refunded_last_24h: Decimal, config: PolicyConfig
+) -> PolicyDecision | None:
+    if refunded_last_24h + amount <= config.refunds.daily_cap:
+        return None
+    return deny(
+        "refund.daily_cap",
+        "This refund would pass the daily refund limit; a team member will review it.",
+        requires_human=True,
+        amount=amount,
+    )
+
+
 def check_cancel(
-    order: OrderRecord | None, *, customer_id: str, config: PolicyConfig
+    order: OrderRecord | None,
+    *,
+    customer_id: str,
+    refunded_last_24h: Decimal,
+    config: PolicyConfig,
 ) -> PolicyDecision:
-    """Decide whether this order may be cancelled."""
-    owned = check_ownership(order, customer_id)
-    if not owned.allowed or order is None:
-        return owned
+    """Decide whether this order may be cancelled (a cancellation refunds what was paid)."""
+    decision = check_ownership(order, customer_id)
+    if decision.allowed and order is not None:
+        decision = _cancel_decision(order, refunded_last_24h, config)
+    return decision.with_inputs(
+        **order_inputs(order, customer_id), refunded_last_24h=refunded_last_24h
+    )
+
+
+def _cancel_decision(
+    order: OrderRecord, refunded_last_24h: Decimal, config: PolicyConfig
+) -> PolicyDecision:
     if order.status not in config.orders.cancellable_statuses:
         hint = " Once it's delivered you can return it." if order.status == "shipped" else ""
         return deny(
@@ -117,11 +199,14 @@ def check_cancel(
             f"Order {order.id} is {order.status.replace('_', ' ')} and can no longer be "
             f"cancelled.{hint}",
         )
+    amount = refundable_amount(order)
+    over_cap = _over_daily_cap(amount, refunded_last_24h, config)
+    if over_cap is not None:
+        return over_cap
     return allow(
         "cancel.unshipped",
-        f"Order {order.id} hasn't shipped, so it can be cancelled and "
-        f"${order.total:,.2f} refunded.",
-        amount=refundable_amount(order),
+        f"Order {order.id} hasn't shipped, so it can be cancelled and ${amount:,.2f} refunded.",
+        amount=amount,
     )
 
 
@@ -129,14 +214,18 @@ def check_address_change(
     order: OrderRecord | None, *, customer_id: str, new_address: str, config: PolicyConfig
 ) -> PolicyDecision:
     """Decide whether the shipping address of this order may change."""
-    owned = check_ownership(order, customer_id)
-    if not owned.allowed or order is None:
-        return owned
+    decision = check_ownership(order, customer_id)
+    if decision.allowed and order is not None:
+        decision = _address_decision(order, new_address, config)
+    return decision.with_inputs(**order_inputs(order, customer_id), new_address=new_address)
+
+
+def _address_decision(order: OrderRecord, new_address: str, config: PolicyConfig) -> PolicyDecision:
     if order.status not in config.orders.address_change_statuses:
         return deny(
             f"address.status.{order.status}",
             f"Order {order.id} has already shipped, so its address can't be changed.",
         )
-    if len(new_address.strip()) < 10:
+    if len(new_address.strip()) < config.orders.min_address_chars:
         return deny("address.invalid", "Please give the full new address, with street and city.")
     return allow("address.unshipped", f"Order {order.id} hasn't shipped; the address can change.")

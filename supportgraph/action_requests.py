@@ -7,9 +7,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import Engine
 from sqlmodel import Session, select
 
 from graph.context import tool_context
+from supportgraph import idempotency
+from supportgraph.api_models import ActionResponse
 from supportgraph.db import actions as ledger
 from supportgraph.db.engine import session_scope
 from supportgraph.db.models import (
@@ -53,23 +56,67 @@ class ActionRequest:
         return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def handle_action(service: SupportService, request: ActionRequest) -> tuple[ActionExecution, bool]:
-    """Execute (or refuse) a requested action; returns the row and whether it was a replay."""
+def handle_action(service: SupportService, request: ActionRequest) -> ActionResponse:
+    """Execute (or refuse) a requested action; a repeated Idempotency-Key replays its response.
+
+    Raises:
+        NotFoundError: the ticket or the action is not the customer's.
+        ConflictError: the arguments differ from the proposal the customer was shown.
+        idempotency.KeyConflict: the key came with another body, or is still in use.
+        tools.actions.ActionError: unknown action or unusable arguments.
+
+    """
     engine = service.services.engine
+    _check_ticket(engine, request)
+    key = request.idempotency_key
+    if not key:
+        return _respond(service, request)
+    customer_id = request.customer_id
+    stored = idempotency.begin(
+        engine, customer_id=customer_id, key=key, request_hash=request.body_hash
+    )
+    if stored is not None:
+        return ActionResponse.model_validate({**stored, "replayed": True})
+    try:
+        response = _respond(service, request)
+    except BaseException:
+        idempotency.release(engine, customer_id=customer_id, key=key)
+        raise
+    stored = response.model_dump(mode="json")
+    idempotency.complete(
+        engine, customer_id=customer_id, key=key, response=stored, action_id=response.action_id
+    )
+    return response
+
+
+def _check_ticket(engine: Engine, request: ActionRequest) -> None:
     with Session(engine) as session:
         ticket = session.get(SupportTicket, request.ticket_id)
-        if ticket is None or ticket.customer_id != request.customer_id:
-            raise NotFoundError(f"ticket {request.ticket_id} not found for {request.customer_id}")
-        if request.idempotency_key:
-            earlier = session.exec(
-                select(ActionExecution).where(
-                    ActionExecution.idempotency_key == request.idempotency_key
-                )
-            ).first()
-            if earlier is not None:
-                if earlier.request_hash != request.body_hash:
-                    raise ConflictError("this Idempotency-Key was used with a different request")
-                return earlier, True
+    if ticket is None or ticket.customer_id != request.customer_id:
+        raise NotFoundError(f"ticket {request.ticket_id} not found for {request.customer_id}")
+
+
+def _respond(service: SupportService, request: ActionRequest) -> ActionResponse:
+    row = _execute_request(service, request)
+    status = row.status.value
+    if status == "proposed" and not request.confirmed_by_customer:
+        status = "awaiting_confirmation"
+    return ActionResponse(
+        action_id=row.id,
+        action=row.action,
+        status=status,
+        parameters=row.arguments,
+        reason=row.error or row.policy_reason,
+        rule_id=row.policy_rule,
+        requires_human=row.requires_human,
+        result=row.result,
+        error=row.error,
+        executed_at=row.executed_at,
+    )
+
+
+def _execute_request(service: SupportService, request: ActionRequest) -> ActionExecution:
+    engine = service.services.engine
     arguments = action_tools.normalize_arguments(request.action, request.arguments)
     ctx = tool_context(
         service.services, customer_id=request.customer_id, ticket_id=request.ticket_id
@@ -78,16 +125,14 @@ def handle_action(service: SupportService, request: ActionRequest) -> tuple[Acti
     if proposal is None:
         proposal = action_tools.propose(ctx, request.action, arguments)
     if proposal.status == ActionStatus.DENIED or not request.confirmed_by_customer:
-        return proposal, False
+        return proposal
     outcome = action_tools.execute(ctx, proposal)
-    if request.idempotency_key and outcome.idempotency_key is None:
-        outcome = _remember_key(engine, outcome.id, request)
     _after_execution(service, request.ticket_id, outcome)
-    return outcome, False
+    return outcome
 
 
 def _matching_proposal(
-    engine: Any, request: ActionRequest, arguments: dict[str, Any]
+    engine: Engine, request: ActionRequest, arguments: dict[str, Any]
 ) -> ActionExecution | None:
     """The stored proposal this request confirms; different arguments are refused."""
     if request.action_id:
@@ -108,7 +153,7 @@ def _matching_proposal(
 
 
 def _latest_for_order(
-    engine: Any, request: ActionRequest, order_id: str | None
+    engine: Engine, request: ActionRequest, order_id: str | None
 ) -> ActionExecution | None:
     with Session(engine, expire_on_commit=False) as session:
         rows = session.exec(
@@ -127,23 +172,15 @@ def _latest_for_order(
     return max(candidates, key=lambda row: row.created_at) if candidates else None
 
 
-def _remember_key(engine: Any, action_id: str, request: ActionRequest) -> ActionExecution:
-    with session_scope(engine) as session:
-        row = session.get(ActionExecution, action_id)
-        assert row is not None
-        row.idempotency_key = request.idempotency_key
-        row.request_hash = request.body_hash
-        session.add(row)
-    return row
-
-
 def _after_execution(service: SupportService, ticket_id: str, outcome: ActionExecution) -> None:
     """Close the proposal in the conversation and mark the ticket resolved by the agent."""
-    config = service.config(ticket_id)
-    state = service.graph.get_state(config).values
-    open_proposals = [p for p in state.get("open_proposals", []) if p["action_id"] != outcome.id]
-    if len(open_proposals) != len(state.get("open_proposals", [])):
-        service.graph.update_state(config, {"open_proposals": open_proposals}, as_node="respond")
+    with service.ticket_lock(ticket_id):
+        config = service.config(ticket_id)
+        state = service.graph.get_state(config).values
+        still_open = state.get("open_proposals", [])
+        remaining = [p for p in still_open if p["action_id"] != outcome.id]
+        if len(remaining) != len(still_open):
+            service.graph.update_state(config, {"open_proposals": remaining}, as_node="respond")
     if outcome.status != ActionStatus.EXECUTED:
         return
     with session_scope(service.services.engine) as session:

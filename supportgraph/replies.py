@@ -149,6 +149,8 @@ TEMPLATES: dict[str, Callable[[AnswerPart], str]] = {
     ),
     "complaint": _fixed("I'm sorry about this experience. I want to put it right."),
     "handoff_requested": _fixed("Of course."),
+    # the LLM resolver's own words; its offers and refusals still come from the templates above
+    "llm_reply": lambda part: str(part["facts"]["text"]),
 }
 
 

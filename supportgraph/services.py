@@ -21,8 +21,10 @@ from supportgraph.intents.model import IntentModel
 from supportgraph.intents.taxonomy import load_taxonomy
 from supportgraph.knowledge.embedder import Embedder
 from supportgraph.knowledge.index import KnowledgeIndex
+from supportgraph.knowledge.spelling import Speller
 from supportgraph.llm import make_chat_model
 from supportgraph.settings import Settings
+from tools.reconcile import ReconcileReport, reconcile_pending
 
 log = logging.getLogger(__name__)
 
@@ -45,12 +47,14 @@ class Services:
         engine: Engine | None = None,
         backend: CommerceBackend | None = None,
         embedder: Embedder | None = None,
+        llm: BaseChatModel | None = None,
     ) -> None:
         """Prepare services for these settings; parts given here are used as they are."""
         self.settings = settings
         self._engine = engine
         self._backend = backend
         self._embedder = embedder
+        self._llm = llm
         self._lock = threading.Lock()
 
     @cached_property
@@ -95,6 +99,23 @@ class Services:
     def knowledge(self) -> KnowledgeIndex:
         """The help-article index."""
         return KnowledgeIndex(self.chroma, self.embedder)
+
+    @cached_property
+    def speller(self) -> Speller | None:
+        """Typo repair towards the help centre's words, when the model's vocabulary is at hand."""
+        from pathlib import Path
+
+        from supportgraph.knowledge.chunking import chunk_directory
+
+        vocab = Path(self.embedder.model_name) / "vocab.txt"
+        if not vocab.exists():
+            return None
+        texts = [chunk.embedding_text for chunk in chunk_directory(Path(self.articles_dir))]
+        return Speller.from_files(texts, vocab)
+
+    def model_text(self, text: str) -> str:
+        """What the models read: the customer's text with typos repaired."""
+        return self.speller.correct(text) if self.speller else text
 
     @property
     def articles_dir(self) -> Any:
@@ -153,11 +174,11 @@ class Services:
     @cached_property
     def llm(self) -> BaseChatModel | None:
         """The configured chat model, or None (the no-LLM product)."""
-        return make_chat_model(self.settings)
+        return self._llm or make_chat_model(self.settings)
 
     def with_engine(self, engine: Engine) -> Services:
         """Same models and indexes over another database (isolated eval and test runs)."""
-        clone = Services(self.settings, engine=engine, embedder=self.embedder)
+        clone = Services(self.settings, engine=engine, embedder=self.embedder, llm=self._llm)
         for shared in (
             "policy",
             "chroma",
@@ -169,6 +190,10 @@ class Services:
             if shared in self.__dict__:
                 clone.__dict__[shared] = self.__dict__[shared]
         return clone
+
+    def reconcile_actions(self) -> ReconcileReport:
+        """Settle actions that a crash left pending (run at start-up, before serving)."""
+        return reconcile_pending(self.engine, self.backend)
 
     def warm_up(self) -> None:
         """Load models and open stores before the first request, not during it."""

@@ -70,7 +70,7 @@ class Settings(BaseSettings):
         """Where LangGraph checkpoints live: PostgreSQL beside the data, or a SQLite file."""
         if self.checkpoint_url:
             return self.checkpoint_url
-        if self.resolved_database_url.startswith("postgresql"):
+        if self.resolved_database_url.startswith(("postgresql", "postgres://")):
             return self.resolved_database_url
         return f"sqlite:///{self.data_dir / 'checkpoints.sqlite'}"
 

@@ -63,6 +63,10 @@ class SupportService:
         """The LangGraph config of a ticket: its thread is the ticket."""
         return {"configurable": {"thread_id": ticket_id}}
 
+    def ticket_lock(self, ticket_id: str) -> threading.Lock:
+        """The lock that serializes changes to one ticket's conversation in this process."""
+        return self._ticket_locks[ticket_id]
+
     def open_ticket(self, ticket_id: str | None, customer_id: str, channel: str) -> SupportTicket:
         """The customer's ticket, created when new; someone else's ticket is 'not found'."""
         if self.services.backend.get_customer(customer_id) is None:
@@ -84,7 +88,7 @@ class SupportService:
         """Run one turn and store the message, the decisions and the reply."""
         started = time.perf_counter()
         ticket = self.open_ticket(ticket_id, customer_id, channel)
-        with self._ticket_locks[ticket.id]:
+        with self.ticket_lock(ticket.id):
             try:
                 state, node_ms = self._run_graph(ticket.id, customer_id, message, channel)
             except Exception:
@@ -107,7 +111,7 @@ class SupportService:
                 "channel": channel,
             },
             self.config(ticket_id),
-            context=AgentContext(services=self.services),
+            context=AgentContext(services=self.services, confirm_by_interrupt=False),
             stream_mode="updates",
         ):
             now = time.perf_counter()

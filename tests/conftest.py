@@ -13,18 +13,17 @@ import socket
 import sqlite3
 import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
-from sqlmodel import Session, SQLModel, func, select
+from sqlmodel import SQLModel
+from testkit import Prepared
 
 from server import create_app
-from supportgraph.bootstrap import PrepareReport, prepare
-from supportgraph.db import models
+from supportgraph.bootstrap import prepare
 from supportgraph.db.engine import create_schema, make_engine
 from supportgraph.demo.seed import seed_demo_store
 from supportgraph.knowledge.embedder import Embedder
@@ -107,18 +106,6 @@ def copy_sqlite(source: Path, target: Path) -> None:
     dst.close()
 
 
-@dataclass(frozen=True)
-class Prepared:
-    """The session's template: seeded database, article index and trained intent model."""
-
-    root: Path
-    database: Path
-    chroma_path: Path
-    intent_model_dir: Path
-    services: Services
-    report: PrepareReport
-
-
 @pytest.fixture(scope="session")
 def embedder(_no_network: None) -> Embedder:
     """The packaged all-MiniLM-L6-v2 model, loaded once."""
@@ -146,13 +133,12 @@ def prepared(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder) -> It
 
 
 def settings_for(data_dir: Path, prepared: Prepared, **values: Any) -> Settings:
-    """Settings over a data dir of its own, with the shared (read-only) index and model."""
-    return make_settings(
-        data_dir=data_dir,
-        chroma_path=prepared.chroma_path,
-        intent_model_dir=prepared.intent_model_dir,
-        **values,
-    )
+    """Settings over a data dir of its own, with the shared (read-only) article index.
+
+    The copied database's model registry points at the template's serving intent model,
+    which is only read; any model a test trains is written under its own data dir.
+    """
+    return make_settings(data_dir=data_dir, chroma_path=prepared.chroma_path, **values)
 
 
 @pytest.fixture
@@ -164,12 +150,27 @@ def data_dir(tmp_path: Path, prepared: Prepared) -> Path:
 
 
 @pytest.fixture
-def services(data_dir: Path, prepared: Prepared, embedder: Embedder) -> Iterator[Services]:
+def services_factory(
+    data_dir: Path, prepared: Prepared, embedder: Embedder
+) -> Iterator[Callable[..., Services]]:
+    """Builds Services over this test's data dir; keyword arguments override settings."""
+    built: list[Services] = []
+
+    def make(**values: Any) -> Services:
+        services = Services(settings_for(data_dir, prepared, **values), embedder=embedder)
+        built.append(services)
+        return services
+
+    yield make
+    for services in built:
+        if "engine" in services.__dict__:
+            services.engine.dispose()
+
+
+@pytest.fixture
+def services(services_factory: Callable[..., Services]) -> Services:
     """Services over this test's own database and checkpoints."""
-    built = Services(settings_for(data_dir, prepared), embedder=embedder)
-    yield built
-    if "engine" in built.__dict__:
-        built.engine.dispose()
+    return services_factory()
 
 
 @pytest.fixture
@@ -177,22 +178,6 @@ def client(services: Services) -> Iterator[TestClient]:
     """The real app, lifespan included, over this test's services."""
     with TestClient(create_app(services=services)) as test_client:
         yield test_client
-
-
-def record_counts(engine: Engine) -> dict[str, int]:
-    """How many support records are stored, per table."""
-    tables = {
-        "tickets": models.SupportTicket,
-        "messages": models.CustomerMessage,
-        "classifications": models.IntentClassification,
-        "actions": models.ActionExecution,
-        "escalations": models.EscalationDecision,
-    }
-    with Session(engine) as session:
-        return {
-            name: int(session.exec(select(func.count()).select_from(table)).one())
-            for name, table in tables.items()
-        }
 
 
 # --- PostgreSQL -----------------------------------------------------------------------------
@@ -220,6 +205,26 @@ def postgres_url() -> Iterator[str]:
         admin.dispose()
 
 
+def reset_postgres(url: str, *, seed: bool) -> None:
+    """Drop and recreate every table of the session schema, optionally seeding the store."""
+    engine = make_engine(url)
+    try:
+        create_schema(engine)  # registers every table in the metadata
+        SQLModel.metadata.drop_all(engine)
+        create_schema(engine)
+        if seed:
+            seed_demo_store(engine)
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def seeded_postgres_url(postgres_url: str) -> str:
+    """The session schema, wiped and seeded with the demo store for this test."""
+    reset_postgres(postgres_url, seed=True)
+    return postgres_url
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def db_kind(request: pytest.FixtureRequest) -> str:
     """Which database a storage test runs on."""
@@ -237,9 +242,9 @@ def empty_engine(
         if db_kind == "sqlite":
             engine = make_engine(f"sqlite:///{tmp_path / f'db{len(engines)}.sqlite'}")
         else:
-            engine = make_engine(request.getfixturevalue("postgres_url"))
-            create_schema(engine)  # registers every table in the metadata
-            SQLModel.metadata.drop_all(engine)
+            url = request.getfixturevalue("postgres_url")
+            reset_postgres(url, seed=False)
+            engine = make_engine(url)
         create_schema(engine)
         engines.append(engine)
         return engine

@@ -48,7 +48,8 @@ def order(
         id="ORD-1",
         customer_id=customer_id,
         status=status,
-        items=items or (OrderItemRecord(sku="EL-1", name="Thing", quantity=1, unit_price=D(total)),),
+        items=items
+        or (OrderItemRecord(sku="EL-1", name="Thing", quantity=1, unit_price=D(total)),),
         total=D(total),
         refunded_total=D(refunded),
         shipping_method="standard",
@@ -70,6 +71,7 @@ def test_policy_file_matches_the_fact_sheet(config: PolicyConfig) -> None:
 GIFT_CARD = OrderItemRecord(
     sku="GC-400", name="Gift card", quantity=1, unit_price=D("50.00"), final_sale=True
 )
+SPEAKER = OrderItemRecord(sku="EL-102", name="Bluetooth speaker", quantity=1, unit_price=D("89.99"))
 
 # (case id, order kwargs, amount, refunded in the last 24h, allowed, rule, requires_human, amount)
 REFUND_CASES: list[tuple[str, dict[str, Any], str | None, str, bool, str, bool, str | None]] = [
@@ -113,6 +115,15 @@ REFUND_CASES: list[tuple[str, dict[str, Any], str | None, str, bool, str, bool, 
      "refund.unshipped.cancel", False, "1299.00"),
     ("processing_over_daily_cap", {"status": OrderStatus.PROCESSING, "total": "1299.00"}, None,
      "1300.00", False, "refund.daily_cap", True, "1299.00"),
+    ("processing_partial_amount", {"status": OrderStatus.PROCESSING, "total": "1299.00"},
+     "100.00", "0", False, "refund.unshipped.partial", False, "1299.00"),
+    ("mixed_final_sale_refunds_other_lines", {"total": "139.99", "items": (SPEAKER, GIFT_CARD)},
+     None, "0", True, "refund.within_window", False, "89.99"),
+    ("mixed_final_sale_line_not_refundable", {"total": "139.99", "items": (SPEAKER, GIFT_CARD)},
+     "139.99", "0", False, "refund.amount.exceeds_refundable", False, "89.99"),
+    ("unshipped_with_final_sale_cancels_in_full",
+     {"status": OrderStatus.PROCESSING, "total": "139.99", "items": (SPEAKER, GIFT_CARD)}, None,
+     "0", True, "refund.unshipped.cancel", False, "139.99"),
 ]  # fmt: skip
 
 
@@ -172,68 +183,49 @@ def test_refundable_amount_is_never_negative() -> None:
     assert refundable_amount(order(total="300.00", refunded="350.00")) == D("0.00")
 
 
-@pytest.mark.xfail(
-    reason="BUG: policies/orders.py check_refund refunds a partial amount of a processing order "
-    "as 'cancel for a full refund' (the order is cancelled, the rest is never refunded)",
-    strict=True,
-)
-def test_partial_refund_of_unshipped_order_is_full_or_refused(config: PolicyConfig) -> None:
-    unshipped = order(status=OrderStatus.PROCESSING, total="1299.00")
-    decision = check_refund(
-        unshipped, customer_id=OWNER, amount=D("100.00"), refunded_last_24h=D(0), now=NOW,
-        config=config,
-    )  # fmt: skip
-    assert not decision.allowed or decision.amount == refundable_amount(unshipped)
-
-
-@pytest.mark.xfail(
-    reason="BUG: policies/orders.py refundable_amount/check_refund count final-sale lines of a "
-    "mixed order as refundable (OrderRecord.final_sale is True only when every line is)",
-    strict=True,
-)
-def test_final_sale_line_of_mixed_order_is_not_refundable(config: PolicyConfig) -> None:
-    speaker = OrderItemRecord(sku="EL-102", name="Bluetooth speaker", quantity=1,
-                              unit_price=D("89.99"))  # fmt: skip
-    mixed = order(total="139.99", items=(speaker, GIFT_CARD))
-    decision = check_refund(
-        mixed, customer_id=OWNER, amount=None, refunded_last_24h=D(0), now=NOW, config=config
-    )
-    assert decision.allowed
-    assert decision.amount == D("89.99")
-
-
 @pytest.mark.parametrize(
-    ("status", "customer_id", "allowed", "rule"),
+    ("status", "customer_id", "last_24h", "allowed", "rule", "human"),
     [
-        (OrderStatus.PROCESSING, OWNER, True, "cancel.unshipped"),
-        (OrderStatus.SHIPPED, OWNER, False, "cancel.status.shipped"),
-        (OrderStatus.DELIVERED, OWNER, False, "cancel.status.delivered"),
-        (OrderStatus.CANCELLED, OWNER, False, "cancel.status.cancelled"),
-        (OrderStatus.REFUNDED, OWNER, False, "cancel.status.refunded"),
-        (OrderStatus.PROCESSING, "cust_102", False, "ownership.not_found"),
+        (OrderStatus.PROCESSING, OWNER, "0", True, "cancel.unshipped", False),
+        (OrderStatus.PROCESSING, OWNER, "1201.00", True, "cancel.unshipped", False),
+        (OrderStatus.PROCESSING, OWNER, "1201.01", False, "refund.daily_cap", True),
+        (OrderStatus.SHIPPED, OWNER, "0", False, "cancel.status.shipped", False),
+        (OrderStatus.DELIVERED, OWNER, "0", False, "cancel.status.delivered", False),
+        (OrderStatus.CANCELLED, OWNER, "0", False, "cancel.status.cancelled", False),
+        (OrderStatus.REFUNDED, OWNER, "0", False, "cancel.status.refunded", False),
+        (OrderStatus.PROCESSING, "cust_102", "0", False, "ownership.not_found", False),
     ],
 )
 def test_check_cancel(
-    config: PolicyConfig, status: OrderStatus, customer_id: str, allowed: bool, rule: str
+    config: PolicyConfig,
+    status: OrderStatus,
+    customer_id: str,
+    last_24h: str,
+    allowed: bool,
+    rule: str,
+    human: bool,
 ) -> None:
     decision = check_cancel(
         order(status=status, total="1299.00", customer_id=customer_id),
         customer_id=OWNER,
+        refunded_last_24h=D(last_24h),
         config=config,
     )
-    assert (decision.allowed, decision.rule_id) == (allowed, rule)
+    assert (decision.allowed, decision.rule_id, decision.requires_human) == (allowed, rule, human)
     if allowed:
         assert decision.amount == D("1299.00")
-        assert not decision.requires_human
 
 
 def test_cancel_of_shipped_order_points_to_returns(config: PolicyConfig) -> None:
-    decision = check_cancel(order(status=OrderStatus.SHIPPED), customer_id=OWNER, config=config)
+    decision = check_cancel(
+        order(status=OrderStatus.SHIPPED), customer_id=OWNER, refunded_last_24h=D(0), config=config
+    )
     assert "return it" in decision.reason
 
 
 def test_check_cancel_unknown_order(config: PolicyConfig) -> None:
-    assert check_cancel(None, customer_id=OWNER, config=config).rule_id == "ownership.not_found"
+    decision = check_cancel(None, customer_id=OWNER, refunded_last_24h=D(0), config=config)
+    assert decision.rule_id == "ownership.not_found"
 
 
 @pytest.mark.parametrize(

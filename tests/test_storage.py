@@ -237,5 +237,6 @@ def test_action_ledger_open_proposal_and_status_moves(store_engine: Engine) -> N
 def test_arguments_hash_is_canonical() -> None:
     one = ledger.arguments_hash("process_refund", "cust_456", {"order_id": "ORD-1", "amount": "5"})
     two = ledger.arguments_hash("process_refund", "cust_456", {"amount": "5", "order_id": "ORD-1"})
-    other = ledger.arguments_hash("process_refund", "cust_102", {"order_id": "ORD-1", "amount": "5"})
+    arguments = {"order_id": "ORD-1", "amount": "5"}
+    other = ledger.arguments_hash("process_refund", "cust_102", arguments)
     assert one == two != other

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
-from sqlmodel import Session, select
+from sqlalchemy import Engine
+from sqlmodel import Session, func, select
 
+from supportgraph.bootstrap import PrepareReport
 from supportgraph.commerce.demo_tables import DemoPayment
+from supportgraph.db import models
 from supportgraph.services import Services
 
-SPEC_MESSAGE = (
-    "I ordered a laptop 3 days ago and it still says processing. Can I get a refund?"
-)
+SPEC_MESSAGE = "I ordered a laptop 3 days ago and it still says processing. Can I get a refund?"
 SPEC_BODY: dict[str, Any] = {
     "customer_id": "cust_456",
     "ticket_id": "new",
@@ -21,8 +24,9 @@ SPEC_BODY: dict[str, Any] = {
 }
 
 
-def send(client: TestClient, message: str, *, ticket_id: str = "new",
-         customer_id: str = "cust_456") -> dict[str, Any]:
+def send(
+    client: TestClient, message: str, *, ticket_id: str = "new", customer_id: str = "cust_456"
+) -> dict[str, Any]:
     """Post a customer message and return the (successful) response body."""
     response = client.post(
         "/v1/support/message",
@@ -42,3 +46,31 @@ def refund_payments(services: Services, order_id: str) -> list[DemoPayment]:
                 )
             ).all()
         )
+
+
+def record_counts(engine: Engine) -> dict[str, int]:
+    """How many support records are stored, per table."""
+    tables = {
+        "tickets": models.SupportTicket,
+        "messages": models.CustomerMessage,
+        "classifications": models.IntentClassification,
+        "actions": models.ActionExecution,
+        "escalations": models.EscalationDecision,
+    }
+    with Session(engine) as session:
+        return {
+            name: int(session.exec(select(func.count()).select_from(table)).one())
+            for name, table in tables.items()
+        }
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """The session's template: seeded database, article index and trained intent model."""
+
+    root: Path
+    database: Path
+    chroma_path: Path
+    intent_model_dir: Path
+    services: Services
+    report: PrepareReport

@@ -1,4 +1,7 @@
-"""Read tools: the current customer's orders, payments and shipping estimates."""
+"""Read tools: the current customer's orders, shipping estimates, payments and invoices.
+
+Another customer's order reads exactly like a missing one; the attempt is recorded.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +9,7 @@ from typing import Any
 
 from policies.orders import check_ownership, refundable_amount
 from supportgraph.commerce.records import OrderRecord
+from tools.audit import record_decision
 from tools.context import ToolContext
 
 
@@ -31,12 +35,32 @@ def order_facts(order: OrderRecord) -> dict[str, Any]:
     }
 
 
+def owned_order(ctx: ToolContext, tool: str, order_id: str) -> OrderRecord | None:
+    """The customer's own order; another customer's is None, and the attempt is recorded."""
+    order_id = order_id.strip().upper()
+    order = ctx.backend.get_order(order_id)
+    decision = check_ownership(order, ctx.customer_id)
+    if decision.allowed and order is not None:
+        return order
+    if order is not None:  # a real cross-account attempt, not a typo
+        record_decision(ctx, tool, {"order_id": order_id}, decision)
+    return None
+
+
 def lookup_order(ctx: ToolContext, order_id: str) -> dict[str, Any] | None:
     """The customer's own order by id; another customer's order looks like no order."""
-    order = ctx.backend.get_order(order_id.upper())
-    if not check_ownership(order, ctx.customer_id).allowed or order is None:
+    order = owned_order(ctx, "lookup_order", order_id)
+    return order_facts(order) if order else None
+
+
+def shipping_eta(ctx: ToolContext, order_id: str) -> dict[str, Any] | None:
+    """Where the customer's order is on its way, and when it is expected."""
+    order = owned_order(ctx, "shipping_eta", order_id)
+    if order is None:
         return None
-    return order_facts(order)
+    facts = order_facts(order)
+    keys = ("order_id", "status", "shipping_method", "shipped_on", "estimated_delivery")
+    return {key: facts[key] for key in (*keys, "delivered_on", "tracking_number")}
 
 
 def recent_orders(ctx: ToolContext, *, limit: int = 5) -> list[dict[str, Any]]:
@@ -44,8 +68,16 @@ def recent_orders(ctx: ToolContext, *, limit: int = 5) -> list[dict[str, Any]]:
     return [order_facts(order) for order in ctx.backend.list_orders(ctx.customer_id, limit=limit)]
 
 
-def list_payments(ctx: ToolContext, *, limit: int = 10) -> list[dict[str, Any]]:
-    """The customer's charges and refunds, newest first."""
+def list_payments(
+    ctx: ToolContext, *, order_id: str | None = None, limit: int = 10
+) -> list[dict[str, Any]]:
+    """The customer's charges and refunds, newest first; of one of their orders if named."""
+    if order_id is not None:
+        order = owned_order(ctx, "list_payments", order_id)
+        if order is None:
+            return []
+        order_id = order.id
+    payments = ctx.backend.list_payments(ctx.customer_id, limit=limit if order_id is None else 100)
     return [
         {
             "payment_id": payment.id,
@@ -55,5 +87,22 @@ def list_payments(ctx: ToolContext, *, limit: int = 10) -> list[dict[str, Any]]:
             "amount": f"{payment.amount:.2f}",
             "date": payment.created_at.date().isoformat(),
         }
-        for payment in ctx.backend.list_payments(ctx.customer_id, limit=limit)
+        for payment in payments
+        if order_id is None or payment.order_id == order_id
+    ][:limit]
+
+
+def list_invoices(ctx: ToolContext, *, limit: int = 10) -> list[dict[str, Any]]:
+    """One invoice line per order of the customer: what was charged and refunded."""
+    return [
+        {
+            "order_id": order.id,
+            "date": order.created_at.date().isoformat(),
+            "description": order.description,
+            "total": f"{order.total:.2f}",
+            "refunded_total": f"{order.refunded_total:.2f}",
+            "currency": order.currency,
+            "status": order.status.value,
+        }
+        for order in ctx.backend.list_orders(ctx.customer_id, limit=limit)
     ]

@@ -6,6 +6,7 @@ A write is a thin adapter: load → ``policies`` decision → record → perform
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
@@ -18,7 +19,9 @@ from supportgraph.commerce.backend import BackendError
 from supportgraph.db import actions as ledger
 from supportgraph.db.models import ActionExecution, ActionStatus
 from tools.account import order_facts
+from tools.audit import record_decision
 from tools.context import ToolContext
+from tools.reconcile import settle
 
 ACTIONS = ("process_refund", "cancel_order", "send_password_reset", "update_shipping_address")
 
@@ -29,11 +32,12 @@ class ActionError(ValueError):
 
 @dataclass(frozen=True)
 class ActionSpec:
-    """How one action is checked and performed."""
+    """How one action is checked and performed, and which arguments it takes."""
 
     check: Callable[[ToolContext, dict[str, Any]], PolicyDecision]
     perform: Callable[[ToolContext, dict[str, Any], str], dict[str, Any]]
     required: tuple[str, ...]
+    optional: tuple[str, ...] = ()
 
 
 def _amount(arguments: dict[str, Any]) -> Decimal | None:
@@ -41,33 +45,40 @@ def _amount(arguments: dict[str, Any]) -> Decimal | None:
     if raw in (None, ""):
         return None
     try:
-        return Decimal(str(raw)).quantize(Decimal("0.01"))
+        return Decimal(str(raw).replace(",", "").lstrip("$")).quantize(Decimal("0.01"))
     except InvalidOperation as exc:
         raise ActionError(f"amount {raw!r} is not a number") from exc
 
 
+def _refunded_last_24h(ctx: ToolContext) -> Decimal:
+    return ctx.backend.refunded_since(ctx.customer_id, ctx.clock() - timedelta(days=1))
+
+
 def _check_refund(ctx: ToolContext, args: dict[str, Any]) -> PolicyDecision:
-    now = ctx.clock()
     return check_refund(
         ctx.backend.get_order(args["order_id"]),
         customer_id=ctx.customer_id,
         amount=_amount(args),
-        refunded_last_24h=ctx.backend.refunded_since(ctx.customer_id, now - timedelta(days=1)),
-        now=now,
+        refunded_last_24h=_refunded_last_24h(ctx),
+        now=ctx.clock(),
         config=ctx.policy,
     )
 
 
 def _perform_refund(ctx: ToolContext, args: dict[str, Any], action_id: str) -> dict[str, Any]:
-    decision = _check_refund(ctx, args)
-    assert decision.amount is not None
-    order = ctx.backend.refund(args["order_id"], decision.amount, action_id=action_id)
-    return {"refunded": f"{decision.amount:.2f}", "order": order_facts(order)}
+    amount = _amount(args)
+    assert amount is not None  # a proposal always carries the amount the policy decided
+    order = ctx.backend.refund(args["order_id"], amount, action_id=action_id)
+    return {"refunded": f"{amount:.2f}", "order": order_facts(order)}
 
 
 def _check_cancel(ctx: ToolContext, args: dict[str, Any]) -> PolicyDecision:
-    order = ctx.backend.get_order(args["order_id"])
-    return check_cancel(order, customer_id=ctx.customer_id, config=ctx.policy)
+    return check_cancel(
+        ctx.backend.get_order(args["order_id"]),
+        customer_id=ctx.customer_id,
+        refunded_last_24h=_refunded_last_24h(ctx),
+        config=ctx.policy,
+    )
 
 
 def _perform_cancel(ctx: ToolContext, args: dict[str, Any], action_id: str) -> dict[str, Any]:
@@ -76,19 +87,23 @@ def _perform_cancel(ctx: ToolContext, args: dict[str, Any], action_id: str) -> d
 
 
 def _check_reset(ctx: ToolContext, args: dict[str, Any]) -> PolicyDecision:
-    customer = ctx.backend.get_customer(ctx.customer_id)
-    return check_password_reset(customer, has_email_access=bool(args.get("has_email_access", True)))
+    return check_password_reset(
+        ctx.backend.get_customer(ctx.customer_id),
+        has_email_access=args.get("has_email_access", True),
+        requested_email=args.get("email"),
+    )
 
 
 def _perform_reset(ctx: ToolContext, args: dict[str, Any], action_id: str) -> dict[str, Any]:
-    sent_to = ctx.backend.send_password_reset(ctx.customer_id, action_id=action_id)
-    return {"sent_to": sent_to}
+    return {"sent_to": ctx.backend.send_password_reset(ctx.customer_id, action_id=action_id)}
 
 
 def _check_address(ctx: ToolContext, args: dict[str, Any]) -> PolicyDecision:
-    order = ctx.backend.get_order(args["order_id"])
     return check_address_change(
-        order, customer_id=ctx.customer_id, new_address=args["address"], config=ctx.policy
+        ctx.backend.get_order(args["order_id"]),
+        customer_id=ctx.customer_id,
+        new_address=args["address"],
+        config=ctx.policy,
     )
 
 
@@ -100,9 +115,11 @@ def _perform_address(ctx: ToolContext, args: dict[str, Any], action_id: str) -> 
 
 
 SPECS: dict[str, ActionSpec] = {
-    "process_refund": ActionSpec(_check_refund, _perform_refund, ("order_id",)),
+    "process_refund": ActionSpec(_check_refund, _perform_refund, ("order_id",), ("amount",)),
     "cancel_order": ActionSpec(_check_cancel, _perform_cancel, ("order_id",)),
-    "send_password_reset": ActionSpec(_check_reset, _perform_reset, ()),
+    "send_password_reset": ActionSpec(
+        _check_reset, _perform_reset, (), ("email", "has_email_access")
+    ),
     "update_shipping_address": ActionSpec(
         _check_address, _perform_address, ("order_id", "address")
     ),
@@ -117,11 +134,19 @@ def normalize_arguments(action: str, arguments: dict[str, Any]) -> dict[str, Any
     missing = [name for name in spec.required if not arguments.get(name)]
     if missing:
         raise ActionError(f"{action} needs {', '.join(missing)}")
+    unknown = sorted(set(arguments) - {*spec.required, *spec.optional})
+    if unknown:
+        raise ActionError(f"{action} takes no argument {', '.join(unknown)}")
     normalized = {key: value for key, value in arguments.items() if value not in (None, "")}
     if "order_id" in normalized:
         normalized["order_id"] = str(normalized["order_id"]).strip().upper()
     if "amount" in normalized:
         normalized["amount"] = f"{_amount(normalized)}"
+    if "has_email_access" in normalized:
+        if not isinstance(normalized["has_email_access"], bool):
+            raise ActionError("has_email_access must be true or false")
+        if normalized["has_email_access"]:
+            del normalized["has_email_access"]  # the default: one canonical form, one hash
     return normalized
 
 
@@ -131,33 +156,22 @@ def propose(ctx: ToolContext, action: str, arguments: dict[str, Any]) -> ActionE
     decision = SPECS[action].check(ctx, arguments)
     if decision.allowed and decision.amount is not None and action == "process_refund":
         arguments = {**arguments, "amount": f"{decision.amount:.2f}"}
-    return ledger.record_action(
-        ctx.engine,
-        ActionExecution(
-            ticket_id=ctx.ticket_id,
-            customer_id=ctx.customer_id,
-            action=action,
-            arguments=arguments,
-            arguments_hash=ledger.arguments_hash(action, ctx.customer_id, arguments),
-            status=ActionStatus.PROPOSED if decision.allowed else ActionStatus.DENIED,
-            policy_rule=decision.rule_id,
-            policy_allowed=decision.allowed,
-            policy_reason=decision.reason,
-            requires_human=decision.requires_human,
-            result={"policy": decision.as_record()},
-        ),
-    )
+    return record_decision(ctx, action, arguments, decision)
 
 
 def execute(ctx: ToolContext, proposal: ActionExecution) -> ActionExecution:
-    """Perform a confirmed proposal exactly once; a repeat returns the stored outcome."""
+    """Perform a confirmed proposal exactly once; a repeat returns the stored outcome.
+
+    The row is claimed (proposed → pending) before the backend is called and finished
+    after it. An unexpected error leaves the row to be settled from the backend's own record.
+    """
     if proposal.customer_id != ctx.customer_id:
-        return _deny_foreign(ctx, proposal)
+        decision = deny("ownership.foreign_action", "That action belongs to another account.")
+        return record_decision(ctx, proposal.action, proposal.arguments, decision)
     if proposal.requires_human:
         return proposal
     if not ledger.claim_action(ctx.engine, proposal.id):
-        current = ledger.get_action(ctx.engine, proposal.id)
-        return current or proposal
+        return ledger.get_action(ctx.engine, proposal.id) or proposal
     spec = SPECS[proposal.action]
     decision = spec.check(ctx, proposal.arguments)
     if not decision.allowed or decision.requires_human:
@@ -174,28 +188,13 @@ def execute(ctx: ToolContext, proposal: ActionExecution) -> ActionExecution:
         return ledger.finish_action(
             ctx.engine, proposal.id, status=ActionStatus.FAILED, error=str(exc)
         )
+    except Exception:
+        with suppress(Exception):  # the original error matters more than this attempt
+            settle(ctx.engine, ctx.backend, proposal.id)
+        raise
     return ledger.finish_action(
         ctx.engine,
         proposal.id,
         status=ActionStatus.EXECUTED,
         result={"policy": decision.as_record(), **result},
-    )
-
-
-def _deny_foreign(ctx: ToolContext, proposal: ActionExecution) -> ActionExecution:
-    decision = deny("ownership.foreign_action", "That action belongs to another account.")
-    return ledger.record_action(
-        ctx.engine,
-        ActionExecution(
-            ticket_id=ctx.ticket_id,
-            customer_id=ctx.customer_id,
-            action=proposal.action,
-            arguments=proposal.arguments,
-            arguments_hash=proposal.arguments_hash,
-            status=ActionStatus.DENIED,
-            policy_rule=decision.rule_id,
-            policy_allowed=False,
-            policy_reason=decision.reason,
-            result={"policy": decision.as_record()},
-        ),
     )

@@ -6,7 +6,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
-from supportgraph.commerce.records import CustomerRecord, OrderRecord, PaymentRecord
+from supportgraph.commerce.records import (
+    ActionEffect,
+    CustomerRecord,
+    OrderRecord,
+    PaymentRecord,
+)
 
 
 class BackendError(RuntimeError):
@@ -17,7 +22,8 @@ class CommerceBackend(Protocol):
     """What the tools need from a commerce system. Implement it against your own APIs.
 
     Writes take the action id that the caller recorded first, so an implementation can
-    use it as its own idempotency key.
+    use it as its own idempotency key, and must answer ``effect_of`` for it afterwards: that
+    is how an action interrupted by a crash is settled without being performed twice.
     """
 
     def get_customer(self, customer_id: str) -> CustomerRecord | None:
@@ -56,4 +62,8 @@ class CommerceBackend(Protocol):
         self, order_id: str, address: str, *, action_id: str
     ) -> OrderRecord:
         """Change where an unshipped order goes."""
+        ...
+
+    def effect_of(self, action_id: str) -> ActionEffect | None:
+        """What the write with this action id did, or None when it never happened."""
         ...

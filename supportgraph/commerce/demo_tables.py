@@ -6,7 +6,9 @@ Money is stored in integer cents so that SQLite and PostgreSQL agree to the cent
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import JSON
 from sqlmodel import Field, SQLModel
 
 from supportgraph.db.models import utcnow
@@ -76,4 +78,19 @@ class DemoEmail(SQLModel, table=True):
     to_email: str
     kind: str
     action_id: str | None = Field(default=None, unique=True, max_length=64)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class DemoActionLog(SQLModel, table=True):
+    """Every write the demo store performed, keyed by the caller's action id.
+
+    Written in the same transaction as the write itself, so it is the store's own answer to
+    "did this action happen?" (and its primary key makes each action id perform once).
+    """
+
+    action_id: str = Field(primary_key=True, max_length=64)
+    kind: str = Field(max_length=32)
+    customer_id: str = Field(index=True, max_length=64)
+    order_id: str | None = Field(default=None, max_length=64)
+    details: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
     created_at: datetime = Field(default_factory=utcnow)

@@ -85,3 +85,14 @@ class PaymentRecord(_Record):
     amount: Decimal
     status: str
     created_at: datetime
+
+
+class ActionEffect(_Record):
+    """What a backend did for one action id: the evidence a reconciler settles an action on."""
+
+    action_id: str
+    kind: str  # refund, password_reset, address_change
+    customer_id: str
+    order_id: str | None = None
+    details: dict[str, str]
+    created_at: datetime

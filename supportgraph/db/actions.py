@@ -4,13 +4,24 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
+import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col, select
 
 from supportgraph.db.engine import session_scope
-from supportgraph.db.models import ActionExecution, ActionStatus, utcnow
+from supportgraph.db.models import ActionExecution, ActionStatus, SupportTicket, utcnow
+
+_BOOT = uuid.uuid4().hex[:8]
+
+
+def process_identity() -> str:
+    """``host:pid:boot`` of this process; the boot token tells a restart from the same pid."""
+    return f"{socket.gethostname()}:{os.getpid()}:{_BOOT}"
 
 
 def arguments_hash(action: str, customer_id: str, arguments: dict[str, Any]) -> str:
@@ -25,8 +36,20 @@ def arguments_hash(action: str, customer_id: str, arguments: dict[str, Any]) -> 
 
 
 def record_action(engine: Engine, action: ActionExecution) -> ActionExecution:
-    """Insert an action row."""
+    """Insert an action row, opening its ticket when the graph runs without the service.
+
+    Raises:
+        LookupError: the ticket belongs to another customer.
+
+    """
     with session_scope(engine) as session:
+        if action.ticket_id is not None:
+            ticket = session.get(SupportTicket, action.ticket_id)
+            if ticket is None:
+                session.add(SupportTicket(id=action.ticket_id, customer_id=action.customer_id))
+                session.flush()
+            elif ticket.customer_id != action.customer_id:
+                raise LookupError(f"ticket {action.ticket_id} belongs to another customer")
         session.add(action)
     return action
 
@@ -58,7 +81,7 @@ def find_open_proposal(
 
 
 def claim_action(engine: Engine, action_id: str) -> bool:
-    """Atomically move a proposal to pending; only one caller can win."""
+    """Atomically move a proposal to pending, before any side effect; only one caller wins."""
     with session_scope(engine) as session:
         result = session.execute(
             update(ActionExecution)
@@ -66,7 +89,12 @@ def claim_action(engine: Engine, action_id: str) -> bool:
                 col(ActionExecution.id) == action_id,
                 col(ActionExecution.status) == ActionStatus.PROPOSED,
             )
-            .values(status=ActionStatus.PENDING, confirmed_by_customer=True, updated_at=utcnow())
+            .values(
+                status=ActionStatus.PENDING,
+                confirmed_by_customer=True,
+                claimed_by=process_identity(),
+                updated_at=utcnow(),
+            )
         )
         return bool(result.rowcount == 1)  # type: ignore[attr-defined]
 
@@ -79,19 +107,41 @@ def finish_action(
     result: dict[str, Any] | None = None,
     error: str | None = None,
 ) -> ActionExecution:
-    """Record the outcome of a claimed action."""
+    """Record the outcome of a claimed action; only a pending row is finished, and only once.
+
+    Returns the stored row: the caller's outcome, or one recorded first by someone else.
+    """
+    now = utcnow()
     with session_scope(engine) as session:
-        row = session.get(ActionExecution, action_id)
-        if row is None:
-            raise LookupError(action_id)
-        row.status = status
-        row.result = result
-        row.error = error
-        row.updated_at = utcnow()
-        if status == ActionStatus.EXECUTED:
-            row.executed_at = row.updated_at
-        session.add(row)
+        session.execute(
+            update(ActionExecution)
+            .where(
+                col(ActionExecution.id) == action_id,
+                col(ActionExecution.status) == ActionStatus.PENDING,
+            )
+            .values(
+                status=status,
+                result=result,
+                error=error,
+                updated_at=now,
+                executed_at=now if status == ActionStatus.EXECUTED else None,
+            )
+        )
+    row = get_action(engine, action_id)
+    if row is None:
+        raise LookupError(action_id)
     return row
+
+
+def pending_actions(
+    engine: Engine, *, claimed_before: datetime | None = None
+) -> list[ActionExecution]:
+    """Actions claimed but never finished, oldest first."""
+    query = select(ActionExecution).where(ActionExecution.status == ActionStatus.PENDING)
+    if claimed_before is not None:
+        query = query.where(col(ActionExecution.updated_at) < claimed_before)
+    with Session(engine, expire_on_commit=False) as session:
+        return list(session.exec(query.order_by(col(ActionExecution.updated_at))).all())
 
 
 def set_status(engine: Engine, action_ids: list[str], status: ActionStatus) -> None:

@@ -146,11 +146,34 @@ class ActionExecution(SQLModel, table=True):
     policy_reason: str
     requires_human: bool = False
     confirmed_by_customer: bool = False
+    claimed_by: str | None = Field(
+        default=None, max_length=128, description="host:pid:boot of the process that claimed it"
+    )
     result: dict[str, Any] | None = Field(default=None, sa_type=JSON)
     error: str | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     executed_at: datetime | None = None
+
+
+class IdempotentRequest(SQLModel, table=True):
+    """An API request made with an Idempotency-Key, and the response to replay for it.
+
+    Keys are scoped by customer. A row is written (in progress) before the request is
+    handled, so concurrent requests with one key are handled once.
+    """
+
+    __table_args__ = (UniqueConstraint("customer_id", "key", name="uq_idempotent_request_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: str = Field(max_length=64)
+    key: str = Field(max_length=128)
+    request_hash: str = Field(max_length=64)
+    state: str = Field(default="in_progress", max_length=16, description="in_progress, done")
+    response: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    action_id: str | None = Field(default=None, max_length=64)
+    started_at: datetime = Field(default_factory=utcnow)
+    completed_at: datetime | None = None
 
 
 class ResolutionFeedback(SQLModel, table=True):

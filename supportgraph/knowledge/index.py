@@ -68,8 +68,10 @@ def fused_score(dense: float, bm25: float) -> float:
 
 
 def diversify(ranked: Sequence[KnowledgeHit], k: int) -> list[KnowledgeHit]:
-    """The k best hits, one per article first: three sections of one page tell less than three
-    pages, and the best hit stays first."""
+    """The k best hits, one per article first, the best hit staying first.
+
+    Three sections of one page tell less than three pages.
+    """
     firsts: list[KnowledgeHit] = []
     rest: list[KnowledgeHit] = []
     seen: set[str] = set()

@@ -1,0 +1,60 @@
+"""Typo repair for what the models read: "chraged" → "charged", "retrun" → "return".
+
+Only words that are neither English (a whole word in the embedding model's vocabulary) nor
+part of the store's own vocabulary are touched, and only with a one-edit fix the store's
+vocabulary knows. The customer's own text is stored unchanged.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+_WORD = re.compile(r"[A-Za-z]+")
+_LETTERS = "abcdefghijklmnopqrstuvwxyz"
+MIN_LENGTH = 4
+
+
+def _edits1(word: str) -> set[str]:
+    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+    deletes = [a + b[1:] for a, b in splits if b]
+    transposes = [a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1]
+    replaces = [a + c + b[1:] for a, b in splits if b for c in _LETTERS]
+    inserts = [a + c + b for a, b in splits for c in _LETTERS]
+    return set(deletes + transposes + replaces + inserts)
+
+
+class Speller:
+    """Corrects one-edit typos towards a domain vocabulary."""
+
+    def __init__(self, domain_texts: Iterable[str], english: Iterable[str]) -> None:
+        """Count the domain's words; remember which words are plain English."""
+        self.counts = Counter(w.lower() for text in domain_texts for w in _WORD.findall(text))
+        self.english = {word.lower() for word in english}
+
+    @classmethod
+    def from_files(cls, domain_texts: Iterable[str], vocab_file: Path) -> Speller:
+        """Build from domain texts and a WordPiece ``vocab.txt`` (whole words only)."""
+        words = [
+            line.strip()
+            for line in vocab_file.read_text(encoding="utf-8").splitlines()
+            if line.strip().isalpha()
+        ]
+        return cls(domain_texts, words)
+
+    def correct_word(self, word: str) -> str:
+        """The word, or its most frequent one-edit neighbour in the domain vocabulary."""
+        lower = word.lower()
+        if len(lower) < MIN_LENGTH or lower in self.counts or lower in self.english:
+            return word
+        candidates = [c for c in _edits1(lower) if c in self.counts]
+        if not candidates:
+            return word
+        best = max(candidates, key=lambda c: (self.counts[c], c))
+        return best.capitalize() if word[0].isupper() else best
+
+    def correct(self, text: str) -> str:
+        """The text with its typos repaired."""
+        return _WORD.sub(lambda match: self.correct_word(match.group(0)), text)

@@ -1,0 +1,168 @@
+"""POST /v1/support/message through the real app: the spec example, multi-turn tickets, restarts."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from fastapi.testclient import TestClient
+from sqlmodel import Session, select
+from testkit import SPEC_BODY, send
+
+from server import create_app
+from supportgraph.db.models import CustomerMessage, SupportTicket, TicketStatus
+from supportgraph.knowledge.embedder import Embedder
+from supportgraph.services import Services
+
+
+def test_healthz(client: TestClient) -> None:
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_llm_is_off_in_tests(services: Services) -> None:
+    assert not services.settings.llm_enabled
+    assert services.settings.llm_model is None
+
+
+def test_spec_example(client: TestClient) -> None:
+    client.post("/v1/support/message", json=SPEC_BODY)  # warm-up on its own ticket
+    started = time.perf_counter()
+    response = client.post("/v1/support/message", json=SPEC_BODY)
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 200, response.text
+    body = response.json()
+
+    assert {"order_status", "refund"} <= {view["intent"] for view in body["intents"]}
+    assert body["intent"] in ("order_status", "refund")
+    assert 0.0 < body["confidence"] <= 1.0
+    offers = [a for a in body["actions_available"] if a["action"] == "process_refund"]
+    assert offers and offers[0]["arguments"]["order_id"] == "ORD-789"
+    assert offers[0]["requires_confirmation"] is True
+    assert body["escalated"] is False
+    source_ids = [source["id"] for source in body["sources"]]
+    assert "ORD-789" in source_ids
+    assert any("#" in source_id for source_id in source_ids), source_ids
+    assert "ORD-789" in body["response"]
+    assert "processing" in body["response"]
+    assert body["response_latency_ms"] > 0
+    assert body["ticket_id"].startswith("tkt_") and body["turn"] == 1
+    assert elapsed < 1.0, f"the spec request took {elapsed:.3f}s"
+
+
+def test_spec_example_is_stored(client: TestClient, services: Services) -> None:
+    body = client.post("/v1/support/message", json=SPEC_BODY).json()
+    with Session(services.engine) as session:
+        ticket = session.get(SupportTicket, body["ticket_id"])
+        messages = session.exec(
+            select(CustomerMessage).where(CustomerMessage.ticket_id == body["ticket_id"])
+        ).all()
+    assert ticket is not None
+    assert ticket.customer_id == "cust_456"
+    assert ticket.status == TicketStatus.AWAITING_CUSTOMER
+    assert ticket.primary_intent == body["intent"]
+    assert sorted(m.role for m in messages) == ["ai", "customer"]
+    reply = next(m for m in messages if m.role == "ai")
+    assert reply.content == body["response"]
+    assert reply.response_latency_ms == body["response_latency_ms"]
+
+
+def test_second_message_sees_earlier_turns(client: TestClient) -> None:
+    first = client.post("/v1/support/message", json=SPEC_BODY).json()
+    ticket_id = first["ticket_id"]
+    second = send(client, "And when will my headphones order ORD-790 arrive?", ticket_id=ticket_id)
+    assert second["ticket_id"] == ticket_id
+    assert second["turn"] == 2
+
+    view = client.get(f"/v1/support/tickets/{ticket_id}").json()
+    customer_turns = [(m["turn"], m["role"]) for m in view["messages"] if m["role"] == "customer"]
+    assert customer_turns == [(1, "customer"), (2, "customer")]
+    assert len(view["messages"]) == 4
+    assert view["turn_count"] == 2
+
+    support = client.app.state.support  # type: ignore[attr-defined]
+    state = support.graph.get_state(support.config(ticket_id)).values
+    transcript = state["transcript"]
+    assert len(transcript) == 4
+    assert [(m["role"], m["turn"]) for m in transcript] == [
+        ("customer", 1), ("ai", 1), ("customer", 2), ("ai", 2)
+    ]  # fmt: skip
+    assert transcript[0]["content"] == SPEC_BODY["message"]
+    assert transcript[3]["content"] == second["response"]
+
+
+def test_conversation_survives_a_restart(
+    services: Services, data_dir: Path, embedder: Embedder
+) -> None:
+    with TestClient(create_app(services=services)) as first_app:
+        ticket_id = first_app.post("/v1/support/message", json=SPEC_BODY).json()["ticket_id"]
+        send(first_app, "Is there a fee for returns?", ticket_id=ticket_id)
+    services.engine.dispose()
+
+    restarted = Services(services.settings, embedder=embedder)
+    assert restarted.settings.data_dir == data_dir
+    try:
+        with TestClient(create_app(services=restarted)) as second_app:
+            third = send(second_app, "Where is my laptop order?", ticket_id=ticket_id)
+            assert third["turn"] == 3
+            support = second_app.app.state.support  # type: ignore[attr-defined]
+            state = support.graph.get_state(support.config(ticket_id)).values
+            assert len(state["transcript"]) == 6
+            assert state["transcript"][0]["content"] == SPEC_BODY["message"]
+            view = second_app.get(f"/v1/support/tickets/{ticket_id}").json()
+            assert sorted({m["turn"] for m in view["messages"]}) == [1, 2, 3]
+    finally:
+        restarted.engine.dispose()
+
+
+def test_ticket_view_after_a_turn(client: TestClient) -> None:
+    body = client.post("/v1/support/message", json=SPEC_BODY).json()
+    response = client.get(f"/v1/support/tickets/{body['ticket_id']}")
+    assert response.status_code == 200
+    view = response.json()
+    assert view["id"] == body["ticket_id"] and view["customer_id"] == "cust_456"
+    assert [m["role"] for m in view["messages"]] == ["customer", "ai"]
+    assert {c["intent"] for c in view["classifications"]} >= {"order_status", "refund"}
+    assert sum(c["is_primary"] for c in view["classifications"]) == 1
+    [retrieval] = view["retrievals"]
+    assert retrieval["query"] == SPEC_BODY["message"]
+    assert any(s["id"] == "ORD-789" for s in retrieval["sources"])
+    assert retrieval["top_score"] > 0
+    [decision] = view["escalation_decisions"]
+    assert decision["escalate"] is False
+    assert set(decision["signals"]) >= {"low_confidence", "no_answer"}
+    [action] = view["actions"]
+    assert action["action"] == "process_refund"
+    assert action["status"] == "proposed"
+    assert action["arguments"]["order_id"] == "ORD-789"
+    assert action["policy_rule"] == "refund.unshipped.cancel"
+    assert view["feedback"] == []
+
+
+def test_human_request_escalates(client: TestClient) -> None:
+    body = send(client, "I want to talk to a human")
+    assert body["intent"] == "human_agent"
+    assert body["escalated"] is True
+    assert body["escalation_reason"]
+    view = client.get(f"/v1/support/tickets/{body['ticket_id']}").json()
+    assert view["status"] == "escalated"
+    assert view["handoff_summary"]["transcript"][0]["content"] == "I want to talk to a human"
+
+
+def test_out_of_scope_asks_to_clarify(client: TestClient) -> None:
+    body = send(client, "what's the weather in Paris")
+    assert body["intent"] == "unknown"
+    assert body["escalated"] is False
+    assert body["actions_available"] == []
+    view = client.get(f"/v1/support/tickets/{body['ticket_id']}").json()
+    assert view["status"] == "open"
+
+
+def test_card_numbers_are_masked_before_storage(client: TestClient) -> None:
+    body = send(client, "Where is my order? I paid with 4111 1111 1111 1111")
+    view = client.get(f"/v1/support/tickets/{body['ticket_id']}").json()
+    stored = view["messages"][0]
+    assert "4111 1111 1111 1111" not in stored["content"]
+    assert "[card ending 1111]" in stored["content"]
+    assert "pii_card_number" in stored["flags"]

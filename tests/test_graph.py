@@ -1,0 +1,113 @@
+"""The graph compiled by its hosts: Studio (no checkpointer), tests (in-memory), PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+from testkit import SPEC_MESSAGE, Prepared
+
+from graph.builder import build_graph
+from graph.checkpoint import open_checkpointer
+from graph.context import AgentContext
+from supportgraph.db.engine import make_engine, session_scope
+from supportgraph.db.models import SupportTicket
+from supportgraph.services import Services
+from supportgraph.support import SupportService
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_studio_graph_has_no_checkpointer() -> None:
+    from graph import studio
+
+    assert studio.graph.checkpointer is None
+    assert set(studio.graph.nodes) >= {
+        "guard", "classify", "retrieve", "resolve", "gate", "respond", "handoff"
+    }  # fmt: skip
+    config = json.loads((ROOT / "langgraph.json").read_text())
+    module, _, attribute = config["graphs"]["support"].partition(":")
+    assert (ROOT / module).resolve() == (ROOT / "graph" / "studio.py").resolve()
+    assert attribute == "graph"
+
+
+def _open_ticket(services: Services, ticket_id: str) -> None:
+    with session_scope(services.engine) as session:
+        session.add(SupportTicket(id=ticket_id, customer_id="cust_456"))
+
+
+def test_compiled_graph_runs_a_turn(services: Services) -> None:
+    graph = build_graph().compile(checkpointer=InMemorySaver())
+    _open_ticket(services, "tkt_graph")
+    config = {"configurable": {"thread_id": "tkt_graph"}}
+    turn = {"ticket_id": "tkt_graph", "customer_id": "cust_456", "message": SPEC_MESSAGE}
+
+    output = graph.invoke(turn, config, context=AgentContext(services=services))
+
+    assert "ORD-789" in output["response"] and "processing" in output["response"]
+    assert {view["intent"] for view in output["intents"]} >= {"order_status", "refund"}
+    assert output["escalated"] is False
+    assert [a["action"] for a in output["actions"]] == ["process_refund"]
+    assert set(output) <= {
+        "response", "intents", "sources", "actions", "escalated", "gate", "handoff"
+    }  # fmt: skip
+    state = graph.get_state(config).values
+    assert state["turn"] == 1 and len(state["transcript"]) == 2
+
+
+def test_compiled_graph_keeps_the_conversation(services: Services) -> None:
+    graph = build_graph().compile(checkpointer=InMemorySaver())
+    config = {"configurable": {"thread_id": "tkt_chat"}}
+    context = AgentContext(services=services)
+    _open_ticket(services, "tkt_chat")
+    for message in ("Where is my order ORD-790?", "What is your return shipping fee?"):
+        turn = {"ticket_id": "tkt_chat", "customer_id": "cust_456", "message": message}
+        graph.invoke(turn, config, context=context)
+    state = graph.get_state(config).values
+    assert state["turn"] == 2
+    assert [m["content"] for m in state["transcript"] if m["role"] == "customer"] == [
+        "Where is my order ORD-790?", "What is your return shipping fee?"
+    ]  # fmt: skip
+
+
+def test_graph_alone_can_propose_an_action(services: Services) -> None:
+    graph = build_graph().compile(checkpointer=InMemorySaver())
+    turn = {"ticket_id": "studio-thread-1", "customer_id": "cust_456", "message": SPEC_MESSAGE}
+    output = graph.invoke(
+        turn,
+        {"configurable": {"thread_id": "studio-thread-1"}},
+        context=AgentContext(services=services),
+    )
+    assert [a["action"] for a in output["actions"]] == ["process_refund"]
+
+
+@pytest.mark.postgres
+def test_postgres_checkpointer_keeps_the_transcript(
+    seeded_postgres_url: str, prepared: Prepared
+) -> None:
+    engine = make_engine(seeded_postgres_url)
+    services = prepared.services.with_engine(engine)  # shares the trained intent model
+    try:
+        with open_checkpointer(seeded_postgres_url) as saver:
+            support = SupportService(services, build_graph().compile(checkpointer=saver))
+            first = support.handle_message(
+                ticket_id=None, customer_id="cust_456", message=SPEC_MESSAGE
+            )
+            second = support.handle_message(
+                ticket_id=first.ticket_id, customer_id="cust_456", message="yes please"
+            )
+            assert second.turn == 2
+        with open_checkpointer(seeded_postgres_url) as saver:
+            reopened = build_graph().compile(checkpointer=saver)
+            state = reopened.get_state({"configurable": {"thread_id": first.ticket_id}}).values
+        transcript = state["transcript"]
+        assert [(m["role"], m["turn"]) for m in transcript] == [
+            ("customer", 1), ("ai", 1), ("customer", 2), ("ai", 2)
+        ]  # fmt: skip
+        assert transcript[0]["content"] == SPEC_MESSAGE
+        order = services.backend.get_order("ORD-789")
+        assert order is not None and order.status == "cancelled"
+    finally:
+        engine.dispose()
