@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 from graph.builder import build_graph
 from graph.checkpoint import open_checkpointer
 from supportgraph.action_requests import ActionRequest, ConflictError, handle_action
+from supportgraph.agents import api as agents_api
 from supportgraph.analytics import compute_analytics
 from supportgraph.api_models import (
     ActionOut,
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         lifespan=lifespan,
     )
     _add_routes(app)
+    app.include_router(agents_api.router)
     return app
 
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import sqlite3
-import statistics
 import tempfile
 import time
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,9 +33,18 @@ def _percentile(values: list[float], q: float) -> float:
     return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 2)
 
 
-def run_suites(suite: str | None = None, *, services: Services | None = None) -> dict[str, Any]:
-    """Replay every scenario of the suite(s) and report metrics and failures."""
-    scenarios = load_scenarios(suite)
+@dataclass(frozen=True)
+class Workspace:
+    """A seeded template database and the services that share its models and indexes."""
+
+    root: Path
+    template: Path
+    services: Services
+
+
+@contextmanager
+def eval_workspace(services: Services | None = None) -> Iterator[Workspace]:
+    """A temporary folder holding a prepared template database (deleted afterwards)."""
     with tempfile.TemporaryDirectory(prefix="supportgraph-eval-") as tmp:
         root = Path(tmp)
         template = root / "template.sqlite"
@@ -42,9 +53,35 @@ def run_suites(suite: str | None = None, *, services: Services | None = None) ->
             prepare(base)
         else:
             prepare(base.with_engine(make_engine(f"sqlite:///{template}")))
-        results = [_run_scenario(base, scenario, template, root) for scenario in scenarios]
-        knowledge = run_knowledge_eval(base) if suite in (None, "knowledge") else {}
+        yield Workspace(root, template, base)
+
+
+@contextmanager
+def sandbox(
+    workspace: Workspace, name: str, *, measure_only: bool = False
+) -> Iterator[SupportService]:
+    """A support service over a fresh copy of the template database and its own checkpoints."""
+    database = workspace.root / f"{name}.sqlite"
+    _copy_sqlite(workspace.template, database)
+    engine = make_engine(f"sqlite:///{database}")
+    services = workspace.services.with_engine(engine)
+    try:
+        with open_checkpointer(f"sqlite:///{workspace.root / (name + '-ckpt.sqlite')}") as saver:
+            graph = build_graph().compile(checkpointer=saver)
+            yield SupportService(services, graph, measure_only=measure_only)
+    finally:
+        engine.dispose()
+
+
+def run_suites(suite: str | None = None, *, services: Services | None = None) -> dict[str, Any]:
+    """Replay every scenario of the suite(s) and report metrics and failures."""
+    scenarios = load_scenarios(suite)
+    with eval_workspace(services) as workspace:
+        results = [_run_scenario(workspace, scenario) for scenario in scenarios]
+        knowledge = run_knowledge_eval(workspace.services) if suite in (None, "knowledge") else {}
+        escalation = _escalation_suite(workspace) if suite in (None, "escalation") else {}
     report = _report(results)
+    report["metrics"].update(escalation)
     report["metrics"].update(
         {
             f"knowledge_{name}": value
@@ -56,14 +93,19 @@ def run_suites(suite: str | None = None, *, services: Services | None = None) ->
     return report
 
 
-def _run_scenario(base: Services, scenario: Scenario, template: Path, root: Path) -> dict[str, Any]:
-    database = root / f"{scenario.id}.sqlite"
-    _copy_sqlite(template, database)
-    engine = make_engine(f"sqlite:///{database}")
-    services = base.with_engine(engine)
+def _escalation_suite(workspace: Workspace) -> dict[str, Any]:
+    """Missed and unnecessary escalations on the labelled conversations kept for evaluation."""
+    from evals.escalation_eval import EVAL_FILE, escalation_metrics, load_conversations, measure
+
+    if not EVAL_FILE.exists():
+        return {}
+    turns = measure(workspace, load_conversations(EVAL_FILE), measure_only=False)
+    return escalation_metrics(turns)
+
+
+def _run_scenario(workspace: Workspace, scenario: Scenario) -> dict[str, Any]:
     turns: list[dict[str, Any]] = []
-    with open_checkpointer(f"sqlite:///{root / (scenario.id + '-ckpt.sqlite')}") as saver:
-        support = SupportService(services, build_graph().compile(checkpointer=saver))
+    with sandbox(workspace, scenario.id) as support:
         ticket_id = None
         for turn in scenario.turns:
             started = time.perf_counter()
@@ -89,13 +131,12 @@ def _run_scenario(base: Services, scenario: Scenario, template: Path, root: Path
                     "response": result.state.get("response", ""),
                 }
             )
-    orders = {
-        order_id: {"status": order.status.value, "refunded_total": str(order.refunded_total)}
-        for order_id in (scenario.final_state or {}).get("orders", {})
-        if (order := services.backend.get_order(order_id)) is not None
-    }
+        orders = {
+            order_id: {"status": order.status.value, "refunded_total": str(order.refunded_total)}
+            for order_id in (scenario.final_state or {}).get("orders", {})
+            if (order := support.services.backend.get_order(order_id)) is not None
+        }
     final_failures = score_final_state(scenario.final_state, orders)
-    engine.dispose()
     return {"scenario": scenario, "turns": turns, "final_failures": final_failures}
 
 
@@ -181,6 +222,3 @@ def check_thresholds(report: dict[str, Any], path: Path | None = None) -> list[s
         elif bound == "max" and value > limit:
             broken.append(f"{name}={value} > {limit}")
     return broken
-
-
-__all__ = ["check_thresholds", "run_suites", "statistics"]

@@ -24,6 +24,7 @@ class AgentContext:
 
     services: Services | None = None
     confirm_by_interrupt: bool | None = None
+    measure_only: bool = False  # calibration: record the gate's signals, never hand off
 
 
 def confirms_by_interrupt(runtime: Runtime[AgentContext]) -> bool:

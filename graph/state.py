@@ -125,6 +125,8 @@ class TicketState(InputState):
     confirmation: str | None  # confirm, decline or None
     intents: list[IntentView]
     intent_history: list[str]
+    sentiment_history: list[float]  # polarity of each customer message
+    last_answer_signature: str  # what the agent said last turn, reduced (loop detection)
     ab_variant: str  # serving or candidate intent model
     sources: list[Source]
     retrieval: RetrievalView | None

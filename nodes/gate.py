@@ -1,4 +1,4 @@
-"""Gate: decides whether a person takes over, from hard policy rules and weighted signals."""
+"""Gate: hands the conversation to a person on hard rules, or when the signals score high."""
 
 from __future__ import annotations
 
@@ -10,22 +10,51 @@ from langgraph.runtime import Runtime
 from graph.context import AgentContext, services_of
 from graph.state import GateView, TicketState
 from policies.escalation import must_escalate
+from supportgraph import signals as measure
 
 REPEAT_SIMILARITY = 0.92
-LOW_CONFIDENCE = 0.5
+UNSURE_TIERS = frozenset({"llm", "fallback"})
+QUESTION_INTENTS = frozenset({"faq", "unknown"})
+FILLER_KINDS = frozenset({"clarify", "no_answer"})
 
 
-def measure_signals(state: TicketState) -> dict[str, float]:
-    """Each soft signal's value in [0, 1] for this turn."""
+def answer_signature(state: TicketState) -> str:
+    """What the agent is about to say, reduced to kinds and sources (to spot it looping)."""
+    return "|".join(f"{p['kind']}:{','.join(p['source_ids'])}" for p in state["answer"])
+
+
+def measure_signals(state: TicketState, polarity: float, first_polarity: float) -> dict[str, float]:
+    """Every soft signal of this turn, each in [0, 1]."""
+    text = state["message"]
     primary = state["intents"][0] if state["intents"] else None
-    history = state.get("intent_history", [])
+    retrieval = state.get("retrieval") or {"top_score": 1.0}
     kinds = {part["kind"] for part in state["answer"]}
+    history = state.get("intent_history", [])
     return {
-        "low_confidence": float(primary is not None and primary["confidence"] < LOW_CONFIDENCE),
-        "unknown_streak": float(history[-2:] == ["unknown", "unknown"]),
+        "low_confidence": 1.0 - primary["confidence"] if primary else 0.0,
+        "small_margin": 1.0 - primary["margin"]
+        if primary and primary["margin"] is not None
+        else 0.0,
+        "unsure_tier": float(bool(primary and primary["classifier_used"] in UNSURE_TIERS)),
+        "weak_retrieval": (
+            1.0 - float(retrieval["top_score"])
+            if primary and primary["intent"] in QUESTION_INTENTS
+            else 0.0
+        ),
+        "negative_sentiment": max(0.0, -polarity),
+        "sentiment_drop": max(0.0, first_polarity - polarity),
+        "shouting": measure.caps_ratio(text),
+        "exclamations": measure.exclamation_density(text),
+        "profanity": measure.profanity(text),
         "repeated_message": float(_max_similarity(state) >= REPEAT_SIMILARITY),
+        "agent_looping": float(
+            bool(state["answer"]) and answer_signature(state) == state.get("last_answer_signature")
+        ),
+        "complains_about_agent": measure.complains_about_agent(text),
         "failed_action": float(bool(kinds & {"action_failed", "action_denied"})),
-        "no_answer": float("no_answer" in kinds),
+        "no_answer": float(bool(kinds) and kinds <= FILLER_KINDS),
+        "unknown_streak": float(history[-2:] == ["unknown", "unknown"]),
+        "turns": min(1.0, state["turn"] / 6),
         "prompt_injection": float("prompt_injection" in state.get("flags", [])),
     }
 
@@ -34,61 +63,63 @@ def _max_similarity(state: TicketState) -> float:
     vectors = state.get("recent_vectors", [])
     if len(vectors) < 2:
         return 0.0
-    current = np.asarray(vectors[-1])
-    earlier = np.asarray(vectors[:-1])
-    return float((earlier @ current).max())
+    return float((np.asarray(vectors[:-1]) @ np.asarray(vectors[-1])).max())
 
 
-def gate(state: TicketState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
-    """Write the escalation decision for this turn."""
-    rules = services_of(runtime).policy.escalation
+def _hard_rule(state: TicketState, services: Any) -> tuple[str, str] | None:
+    """The rule that sends this turn to a person regardless of scores, if any."""
+    text = state["message"]
+    if measure.distress(text):
+        return "escalate.always.distress", "The customer may be in distress; a person takes over."
+    if measure.legal_threat(text):
+        return "escalate.always.legal_threat", "Legal threats are handled by a person."
     hard = must_escalate(
         [(view["intent"], view["sub_intent"]) for view in state["intents"]],
         turn=state["turn"],
-        config=services_of(runtime).policy,
+        config=services.policy,
     )
-    signals = measure_signals(state)
-    contributions = {name: value * rules.weights.get(name, 0.0) for name, value in signals.items()}
-    score = round(sum(contributions.values()), 4)
-    needs_human = [p for p in state["answer"] if p["kind"] == "needs_human"]
-    decision: GateView
     if not hard.allowed:
-        decision = _decision(
-            True, score, rules.threshold, signals, contributions, hard.rule_id, hard.reason
-        )
-    elif needs_human:
-        reason = str(needs_human[0]["facts"].get("reason", "A person must approve this."))
-        rule = str(needs_human[0]["facts"].get("rule_id", "policy.requires_human"))
-        decision = _decision(True, score, rules.threshold, signals, contributions, rule, reason)
-    elif score >= rules.threshold:
+        return hard.rule_id, hard.reason
+    needs_human = [p for p in state["answer"] if p["kind"] == "needs_human"]
+    if needs_human:
+        facts = needs_human[0]["facts"]
+        return str(facts.get("rule_id", "policy.requires_human")), str(facts.get("reason", ""))
+    return None
+
+
+def gate(state: TicketState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
+    """Write the escalation decision for this turn, with every signal and its contribution."""
+    services = services_of(runtime)
+    polarity = measure.sentiment(state["message"])
+    history = [*state.get("sentiment_history", []), round(polarity, 4)]
+    signals = measure_signals(state, polarity, history[0])
+    model = services.gate_model
+    score, contributions = model.score(signals)
+    hard = _hard_rule(state, services)
+    escalate = hard is not None or score >= model.threshold
+    if hard is not None:
+        rule_id, reason = hard
+    elif escalate:
         top = max(contributions, key=lambda name: contributions[name])
-        decision = _decision(
-            True, score, rules.threshold, signals, contributions, f"score.{top}", f"Signals: {top}."
-        )
+        rule_id, reason = f"score.{top}", f"Escalation score {score:.2f}: mostly {top}."
     else:
-        decision = _decision(
-            False, score, rules.threshold, signals, contributions, None, "The agent can answer."
-        )
-    return {"gate": decision, "escalated": decision["escalate"]}
-
-
-def _decision(
-    escalate: bool,
-    score: float,
-    threshold: float,
-    signals: dict[str, float],
-    contributions: dict[str, float],
-    rule_id: str | None,
-    reason: str,
-) -> GateView:
-    return {
+        rule_id, reason = None, "The agent can answer."
+    if runtime.context and runtime.context.measure_only:
+        escalate = False  # calibration runs record signals without handing off
+    decision: GateView = {
         "escalate": escalate,
-        "score": score,
-        "threshold": threshold,
+        "score": round(score, 4),
+        "threshold": model.threshold,
         "signals": {
-            name: {"value": value, "contribution": round(contributions[name], 4)}
+            name: {"value": round(value, 4), "contribution": round(contributions[name], 4)}
             for name, value in signals.items()
         },
         "rule_id": rule_id,
         "reason": reason,
+    }
+    return {
+        "gate": decision,
+        "escalated": escalate,
+        "sentiment_history": history,
+        "last_answer_signature": answer_signature(state),
     }

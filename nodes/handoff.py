@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from langgraph.runtime import Runtime
+from sqlalchemy.exc import SQLAlchemyError
+
+from graph.context import AgentContext, services_of
 from graph.state import TicketState
+from supportgraph.agents.queue import describe_wait, estimate_for_handoff, packet_order_ids
 from supportgraph.replies import render
 
 HANDOFF_NOTICE = (
@@ -41,7 +46,30 @@ def _next_step(state: TicketState) -> str:
     return "Read the open question and reply to the customer in this ticket."
 
 
-def handoff(state: TicketState) -> dict[str, Any]:
+def _wait(state: TicketState, runtime: Runtime[AgentContext] | None) -> dict[str, Any] | None:
+    """Queue position and measured wait estimate; None when called outside a graph run."""
+    if runtime is None:
+        return None
+    gate = state.get("gate")
+    signals: dict[str, Any] = gate["signals"] if gate else {}
+    intents = state.get("intent_history") or [view["intent"] for view in state["intents"]]
+    try:
+        return estimate_for_handoff(
+            services_of(runtime),
+            ticket_id=state["ticket_id"],
+            customer_id=state["customer_id"],
+            intent=intents[0] if intents else None,
+            negative_sentiment=float((signals.get("negative_sentiment") or {}).get("value", 0.0)),
+            order_ids=packet_order_ids(
+                {"entities": state["entities"], "transcript": state["transcript"]}
+            ),
+            rule_id=_gate(state)["rule_id"],
+        )
+    except SQLAlchemyError:  # an estimate must never stand between a customer and a person
+        return None
+
+
+def handoff(state: TicketState, runtime: Runtime[AgentContext] | None = None) -> dict[str, Any]:
     """Write the handoff packet and tell the customer what happens next."""
     if state.get("handed_off"):
         packet = dict(state.get("handoff") or {})
@@ -56,7 +84,9 @@ def handoff(state: TicketState) -> dict[str, Any]:
             "transcript": [{"role": "ai", "content": WAITING_NOTICE, "turn": state["turn"]}],
         }
     answered = [p for p in state["answer"] if p["kind"] not in ("needs_human", "handoff_requested")]
-    reply = "\n\n".join(filter(None, [render(answered) if answered else "", HANDOFF_NOTICE]))
+    wait = _wait(state, runtime)
+    notice = f"{HANDOFF_NOTICE} {describe_wait(wait)}" if wait else HANDOFF_NOTICE
+    reply = "\n\n".join(filter(None, [render(answered) if answered else "", notice]))
     packet = {
         "customer_id": state["customer_id"],
         "ticket_id": state["ticket_id"],
@@ -70,6 +100,7 @@ def handoff(state: TicketState) -> dict[str, Any]:
         "suggested_next_step": _next_step(state),
         "transcript": [*state["transcript"]],
         "escalated_at_turn": state["turn"],
+        "wait_at_handoff": wait,
     }
     return {
         "handoff": packet,

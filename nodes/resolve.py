@@ -41,7 +41,8 @@ def resolve(state: TicketState, runtime: Runtime[AgentContext]) -> dict[str, Any
     open_proposals = state.get("open_proposals", [])
     if state.get("confirmation") and open_proposals:
         return answer_proposals(ctx, state["confirmation"] or "", open_proposals)
-    resolution = try_resolve_with_llm(ctx, state, services.llm) if services.llm else None
+    llm = services.llm
+    resolution = try_resolve_with_llm(ctx, state, llm) if llm is not None else None
     if resolution is not None:
         answer, rows = resolution.answer, resolution.proposals
     else:
@@ -142,6 +143,9 @@ def _order_action(action: str) -> Handler:
     def handler(
         ctx: ToolContext, state: TicketState, view: IntentView
     ) -> tuple[AnswerPart, ActionExecution | None]:
+        if view["sub_intent"] == "refund_status" and not state["entities"]["order_ids"]:
+            # "How long until my refund shows up?" asks about the policy, not for a refund.
+            return _answer_from_articles(ctx, state, view)
         order = _target_order(state, view)
         if order is None:
             return _missing_order_part(state, view["intent"]), None

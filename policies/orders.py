@@ -13,11 +13,17 @@ from supportgraph.commerce.records import OrderRecord, OrderStatus
 ZERO = Decimal("0.00")
 
 
+def _owns(order: OrderRecord | None, customer_id: str) -> bool:
+    return order is not None and order.customer_id == customer_id
+
+
 def check_ownership(order: OrderRecord | None, customer_id: str) -> PolicyDecision:
     """The order exists and belongs to the customer; unknown and foreign look alike."""
-    if order is None or order.customer_id != customer_id:
-        return deny("ownership.not_found", "We couldn't find that order on your account.")
-    return allow("ownership.ok", "The order belongs to the customer.")
+    if not _owns(order, customer_id):
+        decision = deny("ownership.not_found", "We couldn't find that order on your account.")
+    else:
+        decision = allow("ownership.ok", "The order belongs to the customer.")
+    return decision.with_inputs(**order_inputs(order, customer_id))
 
 
 def final_sale_total(order: OrderRecord) -> Decimal:
@@ -39,7 +45,7 @@ def refundable_amount(order: OrderRecord) -> Decimal:
 
 def order_inputs(order: OrderRecord | None, customer_id: str) -> dict[str, Any]:
     """The facts a decision about this order rests on; nothing of another customer's order."""
-    if not check_ownership(order, customer_id).allowed or order is None:
+    if order is None or not _owns(order, customer_id):
         return {"order_found": False}
     return {
         "order_id": order.id,

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from supportgraph.escalation_cli import app as escalation_app
 from supportgraph.intents.cli import app as classifier_app
 from supportgraph.knowledge.cli import app as kb_app
 from supportgraph.settings import get_settings
@@ -16,6 +17,7 @@ from supportgraph.settings import get_settings
 app = typer.Typer(help="supportgraph: a tier-1 customer support agent.", no_args_is_help=True)
 app.add_typer(classifier_app, name="classifier")
 app.add_typer(kb_app, name="kb")
+app.add_typer(escalation_app, name="escalation")
 
 
 def _services():  # type: ignore[no-untyped-def]

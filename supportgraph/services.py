@@ -12,6 +12,12 @@ from langchain_core.language_models import BaseChatModel
 from sqlalchemy import Engine
 
 from policies.config import PolicyConfig, load_policy_config
+from policies.gate_model import (
+    CALIBRATED_GATE_FILE,
+    DEFAULT_GATE_FILE,
+    GateModel,
+    load_gate_model,
+)
 from supportgraph.commerce.backend import CommerceBackend
 from supportgraph.commerce.demo import DemoStore
 from supportgraph.db.engine import create_schema, make_engine
@@ -101,6 +107,14 @@ class Services:
         return KnowledgeIndex(self.chroma, self.embedder)
 
     @cached_property
+    def gate_model(self) -> GateModel:
+        """The escalation gate: this deployment's calibration, else the project's, else priors."""
+        for path in (self.settings.data_dir / "escalation" / "gate.json", CALIBRATED_GATE_FILE):
+            if path.exists():
+                return load_gate_model(path)
+        return load_gate_model(DEFAULT_GATE_FILE)
+
+    @cached_property
     def speller(self) -> Speller | None:
         """Typo repair towards the help centre's words, when the model's vocabulary is at hand."""
         from pathlib import Path
@@ -174,7 +188,7 @@ class Services:
     @cached_property
     def llm(self) -> BaseChatModel | None:
         """The configured chat model, or None (the no-LLM product)."""
-        return self._llm or make_chat_model(self.settings)
+        return self._llm if self._llm is not None else make_chat_model(self.settings)
 
     def with_engine(self, engine: Engine) -> Services:
         """Same models and indexes over another database (isolated eval and test runs)."""

@@ -53,10 +53,20 @@ class TurnResult:
 class SupportService:
     """Turns customer messages into graph runs and stored records."""
 
-    def __init__(self, services: Services, graph: CompiledStateGraph[Any, Any, Any, Any]) -> None:
-        """Use these services and a graph compiled with a checkpointer."""
+    def __init__(
+        self,
+        services: Services,
+        graph: CompiledStateGraph[Any, Any, Any, Any],
+        *,
+        measure_only: bool = False,
+    ) -> None:
+        """Use these services and a graph compiled with a checkpointer.
+
+        ``measure_only`` runs the gate without handing off (to calibrate it).
+        """
         self.services = services
         self.graph = graph
+        self.measure_only = measure_only
         self._ticket_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
 
     def config(self, ticket_id: str) -> RunnableConfig:
@@ -111,7 +121,9 @@ class SupportService:
                 "channel": channel,
             },
             self.config(ticket_id),
-            context=AgentContext(services=self.services, confirm_by_interrupt=False),
+            context=AgentContext(
+                services=self.services, confirm_by_interrupt=False, measure_only=self.measure_only
+            ),
             stream_mode="updates",
         ):
             now = time.perf_counter()

@@ -138,7 +138,7 @@ def settings_for(data_dir: Path, prepared: Prepared, **values: Any) -> Settings:
     The copied database's model registry points at the template's serving intent model,
     which is only read; any model a test trains is written under its own data dir.
     """
-    return make_settings(data_dir=data_dir, chroma_path=prepared.chroma_path, **values)
+    return make_settings(**{"data_dir": data_dir, "chroma_path": prepared.chroma_path, **values})
 
 
 @pytest.fixture

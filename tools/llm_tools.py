@@ -84,14 +84,17 @@ class TurnTools:
     orders_read: list[str] = field(default_factory=list)
 
     def run(self, call: ToolCall) -> ToolMessage:
-        """Run one tool call; an unknown tool or bad arguments are refused and recorded."""
+        """Run one tool call; an unknown tool or bad arguments are refused and recorded.
+
+        Other errors (a database that is down) propagate: the turn falls back to the workflow.
+        """
         by_name = {tool.name: tool for tool in self.tools}
         tool = by_name.get(call["name"])
         try:
             if tool is None:
                 raise ValueError(f"there is no tool named {call['name']!r}")
             content = str(tool.invoke(call["args"]))
-        except Exception as exc:  # the model sees the refusal and may try again
+        except ValueError as exc:  # validation and ActionError: the model may try again
             self._record_rejected(call, exc)
             content = json.dumps({"error": f"refused: {exc}"})
         return ToolMessage(content=content, tool_call_id=call["id"] or call["name"])

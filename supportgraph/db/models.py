@@ -61,6 +61,7 @@ class SupportTicket(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, index=True)
     updated_at: datetime = Field(default_factory=utcnow)
     escalated_at: datetime | None = None
+    assigned_at: datetime | None = None
     resolved_at: datetime | None = None
 
 

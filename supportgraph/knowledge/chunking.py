@@ -106,7 +106,9 @@ class _HtmlSections(HTMLParser):
         elif tag == self._tag:
             text = " ".join("".join(self._buffer).split())
             self._buffer = []
-            if tag in ("h1", "title"):
+            if tag == "h1":
+                self.title = text  # the page's own heading beats the browser title
+            elif tag == "title":
                 self.title = self.title or text
             else:
                 self.sections.append((text, []))

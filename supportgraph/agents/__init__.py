@@ -1,0 +1,1 @@
+"""Human agents: their queue, assignment, replies and resolutions."""

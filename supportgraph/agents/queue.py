@@ -1,0 +1,231 @@
+"""The queue of escalated tickets, from stored records: order, position and estimated wait."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from policies.queue import (
+    Priority,
+    QueueConfig,
+    QueueItem,
+    WaitEstimate,
+    can_take,
+    estimate_wait,
+    load_queue_config,
+    rank,
+)
+from supportgraph.agents.models import SupportAgent
+from supportgraph.commerce.backend import CommerceBackend
+from supportgraph.db.models import EscalationDecision, SupportTicket, TicketStatus, utcnow
+from supportgraph.services import Services
+from supportgraph.text import order_ids
+
+
+@dataclass(frozen=True)
+class QueueEntry:
+    """One waiting ticket: its place in the queue and how long it is expected to wait."""
+
+    item: QueueItem
+    priority: Priority
+    position: int  # 1-based, over the whole queue
+    estimate: WaitEstimate
+
+
+def aware(moment: datetime) -> datetime:
+    """A stored moment as aware UTC (SQLite hands back naive datetimes)."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def handling_times(session: Session, config: QueueConfig, now: datetime) -> list[float]:
+    """Seconds from claim to resolution of the most recent human resolutions."""
+    window = config.estimate
+    rows = session.exec(
+        select(SupportTicket.assigned_at, SupportTicket.resolved_at)
+        .where(
+            SupportTicket.status == TicketStatus.RESOLVED,
+            SupportTicket.resolved_by == "human",
+            col(SupportTicket.assigned_at).is_not(None),
+            col(SupportTicket.resolved_at) >= now - timedelta(days=window.max_age_days),
+        )
+        .order_by(col(SupportTicket.resolved_at).desc())
+        .limit(window.recent_resolutions)
+    ).all()
+    return [
+        max(0.0, (aware(resolved) - aware(assigned)).total_seconds())
+        for assigned, resolved in rows
+        if assigned is not None and resolved is not None
+    ]
+
+
+def negative_sentiments(session: Session, ticket_ids: Sequence[str]) -> dict[str, float]:
+    """The most negative sentiment the gate measured in each ticket (0 when never measured)."""
+    worst: dict[str, float] = dict.fromkeys(ticket_ids, 0.0)
+    if not ticket_ids:
+        return worst
+    decisions = session.exec(
+        select(EscalationDecision).where(col(EscalationDecision.ticket_id).in_(ticket_ids))
+    ).all()
+    for decision in decisions:
+        signal = decision.signals.get("negative_sentiment")
+        if isinstance(signal, dict) and isinstance(signal.get("value"), int | float):
+            worst[decision.ticket_id] = max(worst[decision.ticket_id], float(signal["value"]))
+    return worst
+
+
+def order_value(backend: CommerceBackend, customer_id: str, order_ids: Iterable[str]) -> Decimal:
+    """The largest total of the customer's own orders named; another customer's counts nothing."""
+    values = [Decimal(0)]
+    for order_id in order_ids:
+        order = backend.get_order(order_id)
+        if order is not None and order.customer_id == customer_id:
+            values.append(order.total)
+    return max(values)
+
+
+def packet_order_ids(packet: dict[str, Any]) -> list[str]:
+    """Orders the packet names: its entities and any the customer wrote in the conversation."""
+    lines = [
+        *(line["content"] for line in packet.get("transcript", []) if line["role"] == "customer"),
+        *(line["content"] for line in packet.get("messages_while_waiting", [])),
+    ]
+    found = list((packet.get("entities") or {}).get("order_ids", []))
+    found += [order_id for line in lines for order_id in order_ids(line)]
+    return list(dict.fromkeys(found))
+
+
+def queued_items(services: Services, session: Session, now: datetime) -> list[QueueItem]:
+    """Every escalated ticket that no agent has claimed, as priority inputs."""
+    tickets = session.exec(
+        select(SupportTicket).where(SupportTicket.status == TicketStatus.ESCALATED)
+    ).all()
+    moods = negative_sentiments(session, [ticket.id for ticket in tickets])
+    items = []
+    for ticket in tickets:
+        packet = ticket.handoff_summary or {}
+        since = aware(ticket.escalated_at or ticket.updated_at)
+        items.append(
+            QueueItem(
+                ticket_id=ticket.id,
+                negative_sentiment=moods[ticket.id],
+                waited_s=max(0.0, (now - since).total_seconds()),
+                order_value=order_value(
+                    services.backend, ticket.customer_id, packet_order_ids(packet)
+                ),
+                rule_id=packet.get("rule_id"),
+                intent=ticket.primary_intent,
+            )
+        )
+    return items
+
+
+def agent_loads(session: Session) -> dict[str, int]:
+    """How many tickets each agent holds now."""
+    loads: dict[str, int] = {}
+    for agent_id in session.exec(
+        select(SupportTicket.assigned_agent_id).where(SupportTicket.status == TicketStatus.ASSIGNED)
+    ).all():
+        if agent_id is not None:
+            loads[agent_id] = loads.get(agent_id, 0) + 1
+    return loads
+
+
+def _estimate(
+    index: int,
+    ranked: Sequence[tuple[QueueItem, Priority]],
+    agents: Sequence[SupportAgent],
+    loads: dict[str, int],
+    handling_s: Sequence[float],
+) -> WaitEstimate:
+    item = ranked[index][0]
+    eligible = [agent for agent in agents if can_take(agent.skills, item.intent)]
+    # Only tickets these agents could take instead stand in this one's way.
+    ahead = sum(
+        any(can_take(agent.skills, other.intent) for agent in eligible)
+        for other, _ in ranked[:index]
+    )
+    return estimate_wait(
+        ahead=ahead,
+        free_slots=sum(max(0, agent.capacity - loads.get(agent.id, 0)) for agent in eligible),
+        capacity=sum(agent.capacity for agent in eligible),
+        handling_s=handling_s,
+    )
+
+
+def snapshot(
+    services: Services, *, extra: QueueItem | None = None, now: datetime | None = None
+) -> list[QueueEntry]:
+    """The queue best first, each ticket with its position and estimated wait.
+
+    Args:
+        services: Where the records and the commerce backend are.
+        extra: A ticket not stored as escalated yet (one being handed off now), ranked too.
+        now: The moment waiting times are measured at.
+
+    """
+    now = now or utcnow()
+    config = load_queue_config()
+    with Session(services.engine) as session:
+        items = queued_items(services, session, now)
+        agents = session.exec(select(SupportAgent).where(col(SupportAgent.active))).all()
+        loads = agent_loads(session)
+        handling_s = handling_times(session, config, now)
+    if extra is not None:
+        items = [item for item in items if item.ticket_id != extra.ticket_id] + [extra]
+    ranked = rank(items, config)
+    return [
+        QueueEntry(item, score, index + 1, _estimate(index, ranked, agents, loads, handling_s))
+        for index, (item, score) in enumerate(ranked)
+    ]
+
+
+def wait_view(entry: QueueEntry) -> dict[str, Any]:
+    """Position and estimated wait, JSON-safe (None when the wait cannot be measured)."""
+    return {
+        "position": entry.position,
+        "estimated_wait_s": entry.estimate.seconds,
+        "basis": entry.estimate.basis,
+        "measured_resolutions": entry.estimate.samples,
+    }
+
+
+def estimate_for_handoff(
+    services: Services,
+    *,
+    ticket_id: str,
+    customer_id: str,
+    intent: str | None,
+    negative_sentiment: float,
+    order_ids: Iterable[str],
+    rule_id: str | None,
+) -> dict[str, Any]:
+    """Where a ticket being handed off now will stand in the queue, and its estimated wait."""
+    item = QueueItem(
+        ticket_id=ticket_id,
+        negative_sentiment=negative_sentiment,
+        waited_s=0.0,
+        order_value=order_value(services.backend, customer_id, order_ids),
+        rule_id=rule_id,
+        intent=intent,
+    )
+    entry = next(e for e in snapshot(services, extra=item) if e.item.ticket_id == ticket_id)
+    return wait_view(entry)
+
+
+def describe_wait(view: dict[str, Any]) -> str:
+    """The customer's sentences about the queue; nothing about time when none was measured."""
+    place = f"You're number {view['position']} in the queue."
+    seconds = view.get("estimated_wait_s")
+    if seconds is None:
+        return place
+    if seconds < 60:
+        return f"{place} A member of the team should pick this up within a minute or so."
+    minutes = round(seconds / 60)
+    if minutes < 90:
+        return f"{place} The estimated wait is about {minutes} minute{'s' if minutes != 1 else ''}."
+    return f"{place} The estimated wait is about {round(minutes / 60)} hours."
