@@ -90,6 +90,9 @@ def _try_claim(engine: Engine, agent: SupportAgent, ticket_id: str) -> bool:
     )
     now = utcnow()
     with session_scope(engine) as session:
+        # Locking the agent's row serializes their claims, so the count below is current
+        # (PostgreSQL; SQLite serializes writers anyway and ignores the lock).
+        session.exec(select(SupportAgent).where(SupportAgent.id == agent.id).with_for_update())
         result = session.execute(
             update(SupportTicket)
             .where(
