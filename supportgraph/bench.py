@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import partial
+from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from supportgraph.intents.metrics import percentile
 from supportgraph.intents.model import HOLDOUT_FILE, read_labelled_csv
 from supportgraph.intents.rules import match_rules
+from supportgraph.knowledge.embedder import Embedder
 from supportgraph.services import Services
 
 
@@ -60,3 +64,65 @@ def bench_turns(services: Services, *, turns: int = 100) -> dict[str, Any]:
             )
             samples.append((time.perf_counter() - started) * 1000)
     return {"turn": _summary(samples)}
+
+
+class _NoisyEmbedder(Embedder):
+    """Ingests a large synthetic corpus fast: real vectors of the base texts plus small noise.
+
+    Only ingestion is faked; queries are embedded by the real model, and search cost (what
+    is measured) does not depend on how the stored vectors were made.
+    """
+
+    def __init__(self, real: Embedder, seed: int = 7) -> None:
+        super().__init__(real.model_name)
+        self._real = real
+        self._rng = np.random.default_rng(seed)
+        self._cache: dict[str, np.ndarray] = {}
+
+    def embed(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
+        bases = [text.split(" [variant ", 1)[0] for text in texts]
+        missing = [b for b in dict.fromkeys(bases) if b not in self._cache]
+        if missing:
+            self._cache.update(zip(missing, self._real.embed(missing), strict=True))
+        vectors = np.stack([self._cache[b] for b in bases])
+        vectors = vectors + self._rng.normal(0, 0.02, vectors.shape).astype(np.float32)
+        return np.asarray(vectors / np.linalg.norm(vectors, axis=1, keepdims=True), np.float32)
+
+
+def bench_retrieval(
+    services: Services, *, chunks: int = 10_000, queries: int = 200
+) -> dict[str, Any]:
+    """Hybrid search latency over ``chunks`` indexed chunks (variants of the help articles)."""
+    import tempfile
+
+    import chromadb
+
+    from supportgraph.knowledge.chunking import Chunk, chunk_directory
+    from supportgraph.knowledge.index import KnowledgeIndex
+
+    base = chunk_directory(Path(services.articles_dir))
+    corpus = [
+        Chunk(
+            f"{c.article_id}-v{i}#{c.id.split('#', 1)[1]}",
+            f"{c.article_id}-v{i}",
+            c.title,
+            c.heading,
+            f"{c.text} [variant {i}]",
+        )
+        for i in range(chunks // len(base) + 1)
+        for c in base
+    ][:chunks]
+    questions = [row.text for row in read_labelled_csv(HOLDOUT_FILE)][:queries]
+    vectors = services.embedder.embed(questions)
+    with tempfile.TemporaryDirectory() as folder:
+        client = chromadb.PersistentClient(
+            path=folder, settings=chromadb.Settings(anonymized_telemetry=False)
+        )
+        index = KnowledgeIndex(client, _NoisyEmbedder(services.embedder))
+        index.sync(corpus)
+        index.search(vectors[0], query=questions[0])
+        samples = [
+            _timed(partial(index.search, vector, query=question, k=5))
+            for question, vector in zip(questions, vectors, strict=True)
+        ]
+        return {"retrieval": {"chunks": index.count(), **_summary(samples)}}

@@ -112,14 +112,21 @@ def learn(
 @app.command()
 def bench(
     turns: Annotated[int, typer.Option(help="whole turns to time through the service")] = 100,
+    chunks: Annotated[
+        int, typer.Option(help="chunks to index for the retrieval benchmark")
+    ] = 10_000,
 ) -> None:
-    """Time the rules tier, the embedding tier and whole turns; print JSON."""
-    from supportgraph.bench import bench_classifier, bench_turns
+    """Time the rules tier, the embedding tier, retrieval at scale and whole turns; print JSON."""
+    from supportgraph.bench import bench_classifier, bench_retrieval, bench_turns
     from supportgraph.bootstrap import prepare
 
     services = _services()
     prepare(services)
-    report = {**bench_classifier(services), **bench_turns(services, turns=turns)}
+    report = {
+        **bench_classifier(services),
+        **bench_retrieval(services, chunks=chunks),
+        **bench_turns(services, turns=turns),
+    }
     typer.echo(json.dumps(report, indent=2))
 
 
