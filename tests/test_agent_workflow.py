@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
+from threading import Barrier
 from typing import Any
 
 import chromadb
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 from sqlmodel import Session, func, select
 from testkit import Prepared, record_counts, send
 
 from server import create_app
 from supportgraph.agents.models import SupportAgent
+from supportgraph.agents.workflow import ConflictError, claim, register_agent
 from supportgraph.db.engine import session_scope
 from supportgraph.db.models import (
     EscalationDecision,
@@ -26,6 +31,8 @@ from supportgraph.db.models import (
 )
 from supportgraph.intents.learning import learn
 from supportgraph.services import Services
+from supportgraph.settings import Settings
+from supportgraph.support import NotFoundError
 
 FIRST = "Hi, this is Marcus Lee (marcus.lee@example.com, +1-555-0101). Where is my order ORD-1101?"
 ANSWER = (
@@ -303,3 +310,49 @@ def test_bad_requests_are_4xx_and_change_nothing(client: TestClient, services: S
 def feedback_count(services: Services) -> int:
     with Session(services.engine) as session:
         return int(session.exec(select(func.count()).select_from(ResolutionFeedback)).one())
+
+
+# --- atomic claims on SQLite and PostgreSQL -------------------------------------------------
+
+
+def race(calls: list[Callable[[], Any]]) -> list[str]:
+    """Run the calls at once; 'ok' or the error's class name for each."""
+    barrier = Barrier(len(calls))
+
+    def run(call: Callable[[], Any]) -> str:
+        barrier.wait()
+        try:
+            call()
+        except (ConflictError, NotFoundError) as exc:
+            return type(exc).__name__
+        return "ok"
+
+    with ThreadPoolExecutor(len(calls)) as pool:
+        return list(pool.map(run, calls))
+
+
+def test_claims_are_atomic_on_every_database(
+    empty_engine: Callable[[], Engine], tmp_path: Path
+) -> None:
+    settings = Settings(_env_file=None, data_dir=tmp_path / "data")  # type: ignore[call-arg]
+    services = Services(settings, engine=empty_engine())
+    for index in range(4):
+        escalated(services, f"tkt_race{index}", minutes_ago=index)
+    register_agent(services.engine, agent_id="agent_one", name="One", skills=["*"], capacity=1)
+    for index in range(4):
+        register_agent(services.engine, agent_id=f"agent_{index}", name="N", skills=[], capacity=5)
+
+    one_slot = race(
+        [partial(claim, services, agent_id="agent_one", ticket_id=f"tkt_race{i}") for i in range(3)]
+    )
+    assert sorted(one_slot) == ["ConflictError", "ConflictError", "ok"]
+    one_ticket = race(
+        [partial(claim, services, agent_id=f"agent_{i}", ticket_id="tkt_race3") for i in range(4)]
+    )
+    assert sorted(one_ticket) == ["ConflictError"] * 3 + ["ok"]
+    with Session(services.engine) as session:
+        held = session.exec(
+            select(SupportTicket).where(SupportTicket.status == TicketStatus.ASSIGNED)
+        ).all()
+    assert len(held) == 2
+    assert sum(ticket.assigned_agent_id == "agent_one" for ticket in held) == 1

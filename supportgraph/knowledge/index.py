@@ -99,10 +99,19 @@ class KnowledgeIndex:
         self._collections = {kind: collection(name) for kind, name in COLLECTIONS.items()}
         self._units = {kind: collection(name + UNITS_SUFFIX) for kind, name in COLLECTIONS.items()}
         self._lexical: dict[str, LexicalIndex] = {}
+        self._counts: dict[str, int] = {}
 
     def count(self, kind: str = "article") -> int:
-        """Number of chunks of a kind."""
-        return int(self._collections[kind].count())
+        """Number of chunks of a kind (cached: counting costs milliseconds in Chroma)."""
+        if kind not in self._counts:
+            self._counts[kind] = int(self._collections[kind].count())
+            self._counts[f"{kind}{UNITS_SUFFIX}"] = int(self._units[kind].count())
+        return self._counts[kind]
+
+    def _changed(self, kind: str) -> None:
+        """Forget what was cached about a collection after writing to it."""
+        self._lexical.pop(kind, None)
+        self._counts.pop(kind, None)
 
     def sync(
         self, chunks: Sequence[Chunk], progress: Callable[[int], None] | None = None
@@ -124,7 +133,7 @@ class KnowledgeIndex:
         """Index how a person resolved a ticket (its text already free of personal data)."""
         chunk = Chunk(resolution_id, resolution_id.split("#")[0], title, "resolution", text)
         self._upsert("resolution", [chunk])
-        self._lexical.pop("resolution", None)
+        self._changed("resolution")
 
     def search(
         self,
@@ -180,10 +189,11 @@ class KnowledgeIndex:
         for chunk_id, distance in zip(whole["ids"][0], whole["distances"][0], strict=True):
             best[chunk_id] = 1.0 - float(distance)
         units = self._units[kind]
-        if units.count():
+        unit_count = self._counts.get(f"{kind}{UNITS_SUFFIX}", 0)
+        if unit_count:
             found = units.query(
                 query_embeddings=[vector],
-                n_results=min(UNIT_CANDIDATES, int(units.count())),
+                n_results=min(UNIT_CANDIDATES, unit_count),
                 include=["distances", "metadatas"],
             )
             for meta, distance in zip(found["metadatas"][0], found["distances"][0], strict=True):
@@ -222,7 +232,7 @@ class KnowledgeIndex:
             collection.delete(ids=removed)
             self._units[kind].delete(where={"chunk_id": {"$in": removed}})
         self._upsert(kind, changed, progress)
-        self._lexical.pop(kind, None)
+        self._changed(kind)
         updated = sum(1 for chunk in changed if chunk.id in stored_hash)
         return SyncReport(
             added=len(changed) - updated,
