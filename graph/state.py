@@ -134,6 +134,7 @@ class TicketState(InputState):
     focus_order_id: str | None  # the order the conversation is about
     actions: list[ActionView]
     answer: list[AnswerPart]
+    grounding: dict[str, Any] | None  # the LLM answer's groundedness check, when one ran
     gate: GateView | None
     escalated: bool
     handed_off: bool

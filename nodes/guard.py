@@ -38,6 +38,7 @@ def guard(state: TicketState) -> dict[str, Any]:
         "gate": None,
         "actions": [],
         "answer": [],
+        "grounding": None,
         "escalated": bool(state.get("handed_off")),
         "response": "",
         "confirmation": None,

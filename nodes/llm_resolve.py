@@ -41,6 +41,7 @@ class LlmResolution:
     answer: list[AnswerPart]
     proposals: list[ActionExecution]
     model_calls: int
+    tool_outputs: list[str]
 
 
 def prompt_messages(ctx: ToolContext, state: TicketState) -> list[BaseMessage]:
@@ -100,7 +101,7 @@ def resolve_with_llm(
         # the workflow resolver will answer this turn: its offers replace these
         ledger.set_status(ctx.engine, [row.id for row in turn.proposals], ActionStatus.DECLINED)
         raise
-    return LlmResolution(_answer(ctx, state, text, turn), turn.proposals, calls)
+    return LlmResolution(_answer(ctx, state, text, turn), turn.proposals, calls, turn.outputs)
 
 
 def try_resolve_with_llm(

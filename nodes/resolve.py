@@ -5,6 +5,7 @@ Every read and write goes through ``tools``; every decision comes from ``policie
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -13,12 +14,13 @@ from langgraph.runtime import Runtime
 from graph.context import AgentContext, services_of, tool_context
 from graph.state import AnswerPart, IntentView, Source, TicketState
 from nodes.action_parts import action_view, answer_proposals, proposal_part
-from nodes.llm_resolve import try_resolve_with_llm
+from nodes.llm_resolve import LlmResolution, try_resolve_with_llm
 from supportgraph import text as text_tools
 from supportgraph.db import actions as ledger
 from supportgraph.db.models import ActionExecution, ActionStatus
 from supportgraph.knowledge.answer import extractive_answer
 from supportgraph.knowledge.extract import words
+from supportgraph.knowledge.grounding import unsupported_facts
 from tools import actions as action_tools
 from tools.context import ToolContext
 
@@ -43,6 +45,16 @@ def resolve(state: TicketState, runtime: Runtime[AgentContext]) -> dict[str, Any
         return answer_proposals(ctx, state["confirmation"] or "", open_proposals)
     llm = services.llm
     resolution = try_resolve_with_llm(ctx, state, llm) if llm is not None else None
+    grounding: dict[str, Any] | None = None
+    if resolution is not None:
+        unsupported = ungrounded_facts(resolution, state)
+        grounding = {"checked": True, "unsupported": unsupported, "replaced": bool(unsupported)}
+        if unsupported:
+            # The model stated something no source or tool result says: answer without it.
+            ledger.set_status(
+                ctx.engine, [row.id for row in resolution.proposals], ActionStatus.DECLINED
+            )
+            resolution = None
     if resolution is not None:
         answer, rows = resolution.answer, resolution.proposals
     else:
@@ -50,7 +62,7 @@ def resolve(state: TicketState, runtime: Runtime[AgentContext]) -> dict[str, Any
     actions = [action_view(row) for row in rows]
     substantive = [part for part in answer if part["kind"] not in FILLER_KINDS]
     answer = substantive or answer[:1]
-    update: dict[str, Any] = {"answer": answer, "actions": actions}
+    update: dict[str, Any] = {"answer": answer, "actions": actions, "grounding": grounding}
     order_ids = {o["id"] for o in _orders(state)}
     focus = [i for part in answer for i in part["source_ids"] if i in order_ids]
     if focus:
@@ -61,6 +73,20 @@ def resolve(state: TicketState, runtime: Runtime[AgentContext]) -> dict[str, Any
     superseded = [p["action_id"] for p in open_proposals]
     ledger.set_status(ctx.engine, superseded, ActionStatus.DECLINED)
     return {**update, "open_proposals": proposed}
+
+
+def ungrounded_facts(resolution: LlmResolution, state: TicketState) -> list[str]:
+    """Facts in the model's own words that no retrieved text, account fact or tool result has."""
+    evidence = [source["text"] for source in state["sources"]]
+    evidence += [json.dumps(source.get("facts", {})) for source in state["sources"]]
+    evidence += resolution.tool_outputs
+    evidence.append(state["message"])
+    return [
+        fact
+        for part in resolution.answer
+        if part["kind"] == "llm_reply"
+        for fact in unsupported_facts(str(part["facts"]["text"]), evidence)
+    ]
 
 
 def _resolve_by_workflow(

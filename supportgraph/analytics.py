@@ -1,22 +1,204 @@
-"""Analytics computed from the stored records only."""
+"""Analytics computed from the stored records only, and the CSAT score a customer gives.
+
+The I/O is two queries (``load_period``); everything else is a pure function over their
+rows, so each figure can be checked against records inserted for the purpose. A mean over
+no values is ``None``: nothing here is invented.
+"""
 
 from __future__ import annotations
 
-from collections import Counter
-from datetime import datetime
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
 from statistics import fmean
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from supportgraph.db.engine import session_scope
 from supportgraph.db.models import CustomerMessage, SupportTicket, TicketStatus
 
 PENDING = frozenset({TicketStatus.OPEN, TicketStatus.AWAITING_CUSTOMER})
+CENT = Decimal("0.01")
+Outcome = Literal["verified", "returned", "pending"]
 
 
-def _mean(values: list[float]) -> float | None:
-    return round(fmean(values), 3) if values else None
+class TicketNotFound(LookupError):
+    """An unknown ticket, or one that belongs to another customer (the two look alike)."""
+
+
+@dataclass(frozen=True)
+class Prices:
+    """What a ticket costs: a person's handling, and the AI's compute and tokens."""
+
+    human_per_ticket: Decimal
+    ai_per_ticket: Decimal = Decimal(0)
+    prompt_per_1k: Decimal = Decimal(0)
+    completion_per_1k: Decimal = Decimal(0)
+
+
+@dataclass
+class Usage:
+    """What a ticket's messages recorded: AI reply latencies and LLM tokens."""
+
+    latencies_ms: list[float] = field(default_factory=list)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+@dataclass
+class PeriodRecords:
+    """The rows one analytics answer is computed from."""
+
+    tickets: list[SupportTicket]
+    usage: dict[str, Usage]
+    later_tickets: list[SupportTicket]
+
+
+def _mean(values: Iterable[float]) -> float | None:
+    found = list(values)
+    return round(fmean(found), 3) if found else None
+
+
+def is_ai_resolved(ticket: SupportTicket) -> bool:
+    """Resolved, and by the AI."""
+    return ticket.status == TicketStatus.RESOLVED and ticket.resolved_by == "ai"
+
+
+def load_period(engine: Engine, *, start: datetime, end: datetime) -> PeriodRecords:
+    """Tickets created in ``[start, end)``, their messages' usage, and their customers' later tickets."""
+    with Session(engine) as session:
+        tickets = list(
+            session.exec(
+                select(SupportTicket).where(
+                    SupportTicket.created_at >= start, SupportTicket.created_at < end
+                )
+            ).all()
+        )
+        ids = [t.id for t in tickets]
+        rows = session.exec(
+            select(
+                CustomerMessage.ticket_id,
+                CustomerMessage.role,
+                CustomerMessage.response_latency_ms,
+                CustomerMessage.prompt_tokens,
+                CustomerMessage.completion_tokens,
+            ).where(col(CustomerMessage.ticket_id).in_(ids))
+        ).all()
+        customers = {t.customer_id for t in tickets if is_ai_resolved(t)}
+        # A return visit may come after the period ends: it is looked up without an end.
+        later = session.exec(
+            select(SupportTicket).where(
+                col(SupportTicket.customer_id).in_(customers), SupportTicket.created_at >= start
+            )
+        ).all()
+    usage: dict[str, Usage] = defaultdict(Usage)
+    for ticket_id, role, latency, prompt, completion in rows:
+        entry = usage[ticket_id]
+        if role == "ai" and latency is not None:
+            entry.latencies_ms.append(float(latency))
+        entry.prompt_tokens += prompt or 0
+        entry.completion_tokens += completion or 0
+    return PeriodRecords(tickets=tickets, usage=dict(usage), later_tickets=list(later))
+
+
+def resolution_outcome(
+    ticket: SupportTicket, later: Sequence[SupportTicket], *, days: int, now: datetime
+) -> Outcome:
+    """Whether an AI resolution held: no new ticket by the customer on the same intent in time.
+
+    The window runs ``days`` from the resolution (its creation when no resolution time is
+    stored). A return inside it is ``returned`` at once; no return with the window still open
+    is ``pending``, not verified.
+    """
+    resolved_at = ticket.resolved_at or ticket.created_at
+    window_end = resolved_at + timedelta(days=days)
+    for other in later:
+        if (
+            other.id != ticket.id
+            and other.customer_id == ticket.customer_id
+            and other.primary_intent == ticket.primary_intent
+            and ticket.created_at < other.created_at <= window_end
+        ):
+            return "returned"
+    return "pending" if now < window_end else "verified"
+
+
+def cost_figures(tickets: Sequence[SupportTicket], usage: dict[str, Usage], prices: Prices) -> dict[str, Any]:
+    """Savings: a person's cost for each AI resolution, less the AI's cost on every ticket."""
+    prompt = sum(usage[t.id].prompt_tokens for t in tickets if t.id in usage)
+    completion = sum(usage[t.id].completion_tokens for t in tickets if t.id in usage)
+    ai_cost = (
+        prices.ai_per_ticket * len(tickets)
+        + prices.prompt_per_1k * prompt / 1000
+        + prices.completion_per_1k * completion / 1000
+    )
+    avoided = prices.human_per_ticket * sum(1 for t in tickets if is_ai_resolved(t))
+    return {
+        "cost_savings_usd": float((avoided - ai_cost).quantize(CENT)),
+        "human_cost_avoided_usd": float(avoided.quantize(CENT)),
+        "ai_cost_usd": float(ai_cost.quantize(Decimal("0.000001"))),
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+    }
+
+
+def top_intents(tickets: Sequence[SupportTicket], limit: int = 10) -> list[dict[str, Any]]:
+    """The most frequent primary intents, with the share the AI resolved (in percent)."""
+    counts = Counter(t.primary_intent for t in tickets if t.primary_intent)
+    resolved = Counter(t.primary_intent for t in tickets if t.primary_intent and is_ai_resolved(t))
+    ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
+    return [
+        {
+            "intent": intent,
+            "count": count,
+            "auto_resolved_pct": round(100 * resolved[intent] / count, 1),
+        }
+        for intent, count in ranked
+    ]
+
+
+def verification_figures(outcomes: Sequence[Outcome]) -> dict[str, Any]:
+    """The verified resolution rate over the AI resolutions whose window has closed (or failed)."""
+    verified = outcomes.count("verified")
+    decided = verified + outcomes.count("returned")
+    return {
+        "verified_resolution_rate": round(verified / decided, 4) if decided else None,
+        "verified_resolutions": verified,
+        "verified_resolution_returned": outcomes.count("returned"),
+        "verified_resolution_pending": outcomes.count("pending"),
+    }
+
+
+def figures(
+    tickets: Sequence[SupportTicket],
+    usage: dict[str, Usage],
+    outcomes: dict[str, Outcome],
+    prices: Prices,
+) -> dict[str, Any]:
+    """Every figure of one group of tickets (the whole period, or one A/B variant)."""
+    ai_resolved = [t for t in tickets if is_ai_resolved(t)]
+    total = len(tickets)
+    return {
+        "total_tickets": total,
+        "ai_resolved": len(ai_resolved),
+        "escalated": sum(1 for t in tickets if t.escalated_at is not None),
+        "pending": sum(1 for t in tickets if t.status in PENDING),
+        "deflection_rate": round(len(ai_resolved) / total, 4) if total else 0.0,
+        "avg_ai_response_ms": _mean(
+            ms for t in tickets if t.id in usage for ms in usage[t.id].latencies_ms
+        ),
+        "avg_csat_ai": _mean(t.csat_score for t in ai_resolved if t.csat_score is not None),
+        "avg_csat_human": _mean(
+            t.csat_score for t in tickets if t.resolved_by == "human" and t.csat_score is not None
+        ),
+        **cost_figures(tickets, usage, prices),
+        "top_intents": top_intents(tickets),
+        **verification_figures([outcomes[t.id] for t in ai_resolved]),
+    }
 
 
 def compute_analytics(
@@ -24,57 +206,44 @@ def compute_analytics(
     *,
     start: datetime,
     end: datetime,
-    human_cost_per_ticket: float,
-    ai_cost_per_ticket: float,
+    now: datetime,
+    prices: Prices,
+    verified_days: int,
 ) -> dict[str, Any]:
-    """Deflection, escalations, response time, CSAT, savings and top intents for a period."""
-    with Session(engine) as session:
-        tickets = session.exec(
-            select(SupportTicket).where(
-                SupportTicket.created_at >= start, SupportTicket.created_at < end
-            )
-        ).all()
-        ids = [ticket.id for ticket in tickets]
-        latencies = (
-            session.exec(
-                select(CustomerMessage.response_latency_ms).where(
-                    col(CustomerMessage.ticket_id).in_(ids),
-                    CustomerMessage.role == "ai",
-                    col(CustomerMessage.response_latency_ms).is_not(None),
-                )
-            ).all()
-            if ids
-            else []
-        )
-    ai_resolved = [
-        t for t in tickets if t.status == TicketStatus.RESOLVED and t.resolved_by == "ai"
-    ]
-    escalated = [t for t in tickets if t.escalated_at is not None]
-    pending = [t for t in tickets if t.status in PENDING]
-    total = len(tickets)
-    intents = Counter(t.primary_intent for t in tickets if t.primary_intent)
-    resolved_by_intent = Counter(t.primary_intent for t in ai_resolved if t.primary_intent)
+    """The figures for tickets created in ``[start, end)``, overall and per A/B variant."""
+    records = load_period(engine, start=start, end=end)
+    outcomes = {
+        t.id: resolution_outcome(t, records.later_tickets, days=verified_days, now=now)
+        for t in records.tickets
+        if is_ai_resolved(t)
+    }
+    variants: dict[str | None, list[SupportTicket]] = defaultdict(list)
+    for ticket in records.tickets:
+        variants[ticket.ab_variant].append(ticket)
     return {
         "period": {"start": start.isoformat(), "end": end.isoformat()},
-        "total_tickets": total,
-        "ai_resolved": len(ai_resolved),
-        "escalated": len(escalated),
-        "pending": len(pending),
-        "deflection_rate": round(len(ai_resolved) / total, 4) if total else 0.0,
-        "avg_ai_response_ms": _mean([float(x) for x in latencies if x is not None]),
-        "avg_csat_ai": _mean([t.csat_score for t in ai_resolved if t.csat_score is not None]),
-        "avg_csat_human": _mean(
-            [t.csat_score for t in tickets if t.resolved_by == "human" and t.csat_score is not None]
-        ),
-        "cost_savings_usd": round(
-            len(ai_resolved) * (human_cost_per_ticket - ai_cost_per_ticket), 2
-        ),
-        "top_intents": [
-            {
-                "intent": intent,
-                "count": count,
-                "auto_resolved_pct": round(100 * resolved_by_intent[intent] / count, 1),
-            }
-            for intent, count in intents.most_common(10)
+        "verified_resolution_days": verified_days,
+        **figures(records.tickets, records.usage, outcomes, prices),
+        "by_variant": [
+            {"variant": variant, **figures(group, records.usage, outcomes, prices)}
+            for variant, group in sorted(variants.items(), key=lambda item: item[0] or "")
         ],
     }
+
+
+def record_csat(engine: Engine, *, ticket_id: str, customer_id: str, score: int) -> int | None:
+    """Store a customer's 1-5 score on their ticket; a later score replaces an earlier one.
+
+    Only ``csat_score`` changes. Returns the score it replaced.
+
+    Raises:
+        TicketNotFound: no such ticket, or it is another customer's.
+    """
+    with session_scope(engine) as session:
+        ticket = session.get(SupportTicket, ticket_id)
+        if ticket is None or ticket.customer_id != customer_id:
+            raise TicketNotFound(f"ticket {ticket_id} not found for customer {customer_id}")
+        previous = ticket.csat_score
+        ticket.csat_score = score
+        session.add(ticket)
+    return previous

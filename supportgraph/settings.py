@@ -46,6 +46,18 @@ class Settings(BaseSettings):
     ai_cost_per_ticket_usd: float = Field(
         default=0.0, ge=0, description="without an LLM the marginal cost is compute only"
     )
+    llm_prompt_price_per_1k_tokens_usd: float = Field(
+        default=0.0, ge=0, description="price of 1,000 LLM input tokens, for the AI's cost"
+    )
+    llm_completion_price_per_1k_tokens_usd: float = Field(
+        default=0.0, ge=0, description="price of 1,000 LLM output tokens, for the AI's cost"
+    )
+    verified_resolution_days: int = Field(
+        default=7,
+        ge=1,
+        description="an AI resolution is verified when the customer does not come back "
+        "about the same intent within this many days",
+    )
     host: str = "127.0.0.1"
     port: int = 8000
     articles_dir: Path | None = Field(

@@ -186,6 +186,7 @@ class SupportService:
                     turn=turn,
                     role="ai",
                     content=state.get("response", ""),
+                    flags=_grounding_flags(state.get("grounding")),
                     channel=channel,
                     response_latency_ms=round(latency_ms, 3),
                 )
@@ -268,6 +269,13 @@ class SupportService:
                     .order_by(col(CustomerMessage.created_at), col(CustomerMessage.turn))
                 ).all()
             )
+
+
+def _grounding_flags(grounding: dict[str, Any] | None) -> list[str]:
+    """The record of an LLM answer replaced because it stated unsupported facts."""
+    if not grounding or not grounding.get("replaced"):
+        return []
+    return ["ungrounded_answer_replaced"] + [f"unsupported:{f}" for f in grounding["unsupported"]]
 
 
 UNRESOLVED_KINDS = frozenset({"clarify", "no_answer", "order_not_found", "ask_address"})

@@ -82,6 +82,7 @@ class TurnTools:
     tools: list[BaseTool] = field(default_factory=list)
     proposals: list[ActionExecution] = field(default_factory=list)
     orders_read: list[str] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)  # what the tools told the model
 
     def run(self, call: ToolCall) -> ToolMessage:
         """Run one tool call; an unknown tool or bad arguments are refused and recorded.
@@ -97,6 +98,7 @@ class TurnTools:
         except ValueError as exc:  # validation and ActionError: the model may try again
             self._record_rejected(call, exc)
             content = json.dumps({"error": f"refused: {exc}"})
+        self.outputs.append(content)
         return ToolMessage(content=content, tool_call_id=call["id"] or call["name"])
 
     def _record_rejected(self, call: ToolCall, exc: Exception) -> None:

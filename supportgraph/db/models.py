@@ -77,6 +77,10 @@ class CustomerMessage(SQLModel, table=True):
     flags: list[str] = Field(default_factory=list, sa_type=JSON)
     sentiment: float | None = None
     response_latency_ms: float | None = None
+    prompt_tokens: int | None = Field(default=None, description="LLM input tokens spent on it")
+    completion_tokens: int | None = Field(
+        default=None, description="LLM output tokens spent on it"
+    )
     created_at: datetime = Field(default_factory=utcnow, index=True)
 
 

@@ -47,6 +47,12 @@ def extract_facts(text: str) -> list[str]:
     return facts
 
 
+def _amount_in(amount: str, haystack: str) -> bool:
+    """An amount written with or without cents ($89 / 89.00) matches the evidence's figure."""
+    whole = amount.removesuffix(".00")
+    return bool(re.search(rf"(?<![\d.]){re.escape(whole)}(\.00)?(?![\d])", haystack))
+
+
 def unsupported_facts(answer: str, evidence: Iterable[str]) -> list[str]:
     """Facts of the answer that no piece of evidence contains (normalized)."""
     haystack = _normalize(" \n ".join(evidence))
@@ -54,7 +60,9 @@ def unsupported_facts(answer: str, evidence: Iterable[str]) -> list[str]:
     missing = []
     for fact in extract_facts(answer):
         normalized = _normalize(fact)
-        if normalized in haystack:
+        if normalized in haystack or (
+            normalized.startswith("$") and _amount_in(normalized[1:], haystack)
+        ):
             continue
         numbers = re.findall(r"\d+(?:\.\d+)?", normalized)
         # A bare number (a count, a policy number) is fine when the evidence states it.
