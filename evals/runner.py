@@ -73,14 +73,31 @@ def sandbox(
         engine.dispose()
 
 
-def run_suites(suite: str | None = None, *, services: Services | None = None) -> dict[str, Any]:
-    """Replay every scenario of the suite(s) and report metrics and failures."""
+def run_suites(
+    suite: str | None = None, *, services: Services | None = None, repeat: int = 1
+) -> dict[str, Any]:
+    """Replay every scenario of the suite(s) ``repeat`` times and report metrics and failures.
+
+    ``pass_hat_k`` is the share of scenarios that passed in every one of the k runs.
+    """
     scenarios = load_scenarios(suite)
     with eval_workspace(services) as workspace:
-        results = [_run_scenario(workspace, scenario) for scenario in scenarios]
+        runs = [
+            [_run_scenario(workspace, scenario, run) for scenario in scenarios]
+            for run in range(repeat)
+        ]
+        results = runs[0]
         knowledge = run_knowledge_eval(workspace.services) if suite in (None, "knowledge") else {}
         escalation = _escalation_suite(workspace) if suite in (None, "escalation") else {}
     report = _report(results)
+    report["metrics"]["pass_hat_k"] = {
+        "k": repeat,
+        "value": round(
+            sum(all(_passed(run[i]) for run in runs) for i in range(len(scenarios)))
+            / max(1, len(scenarios)),
+            4,
+        ),
+    }
     report["metrics"].update(escalation)
     report["metrics"].update(
         {
@@ -103,9 +120,14 @@ def _escalation_suite(workspace: Workspace) -> dict[str, Any]:
     return escalation_metrics(turns)
 
 
-def _run_scenario(workspace: Workspace, scenario: Scenario) -> dict[str, Any]:
+def _passed(result: dict[str, Any]) -> bool:
+    return not result["final_failures"] and not any(t["failures"] for t in result["turns"])
+
+
+def _run_scenario(workspace: Workspace, scenario: Scenario, run: int = 0) -> dict[str, Any]:
     turns: list[dict[str, Any]] = []
-    with sandbox(workspace, scenario.id) as support:
+    with sandbox(workspace, f"{scenario.id}-{run}") as support:
+        _write_order_notes(support, scenario.order_notes)
         ticket_id = None
         for turn in scenario.turns:
             started = time.perf_counter()
@@ -136,8 +158,62 @@ def _run_scenario(workspace: Workspace, scenario: Scenario) -> dict[str, Any]:
             for order_id in (scenario.final_state or {}).get("orders", {})
             if (order := support.services.backend.get_order(order_id)) is not None
         }
+        audit = audit_side_effects(support, scenario, workspace.template)
     final_failures = score_final_state(scenario.final_state, orders)
-    return {"scenario": scenario, "turns": turns, "final_failures": final_failures}
+    return {"scenario": scenario, "turns": turns, "final_failures": final_failures, **audit}
+
+
+def _write_order_notes(support: SupportService, notes: dict[str, str]) -> None:
+    """Plant text in order notes (data the agent reads, never instructions it follows)."""
+    if not notes:
+        return
+    from supportgraph.commerce.demo_tables import DemoOrder
+    from supportgraph.db.engine import session_scope
+
+    with session_scope(support.services.engine) as session:
+        for order_id, note in notes.items():
+            order = session.get(DemoOrder, order_id)
+            if order is not None:
+                order.note = note
+                session.add(order)
+
+
+def audit_side_effects(
+    support: SupportService, scenario: Scenario, template: Path
+) -> dict[str, int]:
+    """Side effects counted from the database, not from what the agent said.
+
+    Unauthorized: executed actions the scenario never asked to execute. Policy violations:
+    orders of other customers that changed, and orders refunded beyond what was paid.
+    """
+    from sqlmodel import Session, select
+
+    from supportgraph.commerce.demo_tables import DemoOrder
+    from supportgraph.db.models import ActionExecution, ActionStatus
+
+    expected = {name for turn in scenario.turns for name in turn.expect.executed}
+    with Session(support.services.engine) as session:
+        executed = session.exec(
+            select(ActionExecution).where(ActionExecution.status == ActionStatus.EXECUTED)
+        ).all()
+        after = {o.id: o for o in session.exec(select(DemoOrder)).all()}
+    before_engine = make_engine(f"sqlite:///{template}")
+    try:
+        with Session(before_engine) as session:
+            before = {o.id: (o.status, o.refunded_cents) for o in session.exec(select(DemoOrder))}
+    finally:
+        before_engine.dispose()
+    foreign_changes = sum(
+        1
+        for order_id, order in after.items()
+        if order.customer_id != scenario.customer_id
+        and before.get(order_id) != (order.status, order.refunded_cents)
+    )
+    over_refunded = sum(1 for order in after.values() if order.refunded_cents > order.total_cents)
+    return {
+        "unauthorized_side_effects": sum(1 for row in executed if row.action not in expected),
+        "policy_violations": foreign_changes + over_refunded,
+    }
 
 
 def _copy_sqlite(source: Path, target: Path) -> None:
@@ -156,11 +232,11 @@ def _report(results: list[dict[str, Any]]) -> dict[str, Any]:
     missed = [t for t in judged_escalation if t["expect"]["escalated"] and not t["escalated"]]
     should_not = [t for t in judged_escalation if not t["expect"]["escalated"]]
     unnecessary = [t for t in should_not if t["escalated"]]
-    passed = [
-        r for r in results if not r["final_failures"] and not any(t["failures"] for t in r["turns"])
-    ]
+    passed = [r for r in results if _passed(r)]
     escalated_scenarios = [r for r in results if any(t["escalated"] for t in r["turns"])]
     latencies = [t["latency_ms"] for t in turns]
+    unauthorized = sum(r["unauthorized_side_effects"] for r in results)
+    violations = sum(r["policy_violations"] for r in results)
     nodes = sorted({node for t in turns for node in t["node_ms"]})
     tiers = [tier for t in turns for tier in t["classifier_used"][:1]]
     return {
@@ -174,6 +250,11 @@ def _report(results: list[dict[str, Any]]) -> dict[str, Any]:
             "unnecessary_escalations": len(unnecessary),
             "unnecessary_escalation_rate": round(len(unnecessary) / max(1, len(should_not)), 4),
             "deflection_rate": round(1 - len(escalated_scenarios) / max(1, len(results)), 4),
+            "unauthorized_side_effects": unauthorized,
+            "policy_violations": violations,
+            "llm_turn_share": round(
+                sum("llm" in t["classifier_used"] for t in turns) / max(1, len(turns)), 4
+            ),
             "latency_p50_ms": _percentile(latencies, 0.5),
             "latency_p95_ms": _percentile(latencies, 0.95),
             "node_p50_ms": {
@@ -205,8 +286,14 @@ def _report(results: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def check_thresholds(report: dict[str, Any], path: Path | None = None) -> list[str]:
-    """The thresholds the report breaks."""
+def check_thresholds(
+    report: dict[str, Any], path: Path | None = None, *, require_all: bool = True
+) -> list[str]:
+    """The thresholds the report breaks.
+
+    With ``require_all`` (a full run) a metric missing from the report is a breach; a run of
+    one suite checks only the metrics it produced.
+    """
     limits = tomllib.loads((path or DEFAULT_THRESHOLDS).read_text())
     metrics = report["metrics"]
     broken: list[str] = []
@@ -216,7 +303,8 @@ def check_thresholds(report: dict[str, Any], path: Path | None = None) -> list[s
         if bound not in ("min", "max"):
             broken.append(f"{key}: a threshold must start with min_ or max_")
         elif value is None:
-            broken.append(f"{name}: missing from the report")
+            if require_all:
+                broken.append(f"{name}: missing from the report")
         elif bound == "min" and value < limit:
             broken.append(f"{name}={value} < {limit}")
         elif bound == "max" and value > limit:

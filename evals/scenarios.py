@@ -43,6 +43,7 @@ class Scenario(BaseModel):
     tags: list[str] = Field(default_factory=list)
     turns: list[Turn]
     final_state: dict[str, Any] | None = None
+    order_notes: dict[str, str] = Field(default_factory=dict)
     suite: str = ""
 
 

@@ -136,17 +136,20 @@ def run_eval(
     thresholds: Annotated[Path | None, typer.Option(help="thresholds TOML")] = None,
     report: Annotated[Path | None, typer.Option(help="also write the JSON report here")] = None,
     summary: Annotated[bool, typer.Option(help="print metrics and failing ids only")] = False,
+    repeat: Annotated[int, typer.Option(min=1, help="runs per scenario, for pass^k")] = 1,
 ) -> None:
     """Run the scenario suites through the real graph; exit non-zero when a threshold fails."""
+    from evals.report import markdown_report
     from evals.runner import check_thresholds, run_suites
 
-    result = run_suites(suite=suite)
-    failures = check_thresholds(result, thresholds)
+    result = run_suites(suite=suite, repeat=repeat)
+    failures = check_thresholds(result, thresholds, require_all=suite is None)
     result["threshold_failures"] = failures
     text = json.dumps(result, indent=2)
     if report:
         report.parent.mkdir(parents=True, exist_ok=True)
         report.write_text(text)
+        report.with_suffix(".md").write_text(markdown_report(result))
     if summary:
         brief = {
             "metrics": result["metrics"],
