@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack, asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
@@ -14,11 +15,14 @@ from graph.builder import build_graph
 from graph.checkpoint import open_checkpointer
 from supportgraph.action_requests import ActionRequest, ConflictError, handle_action
 from supportgraph.agents import api as agents_api
-from supportgraph.analytics import compute_analytics
+from supportgraph.analytics import Prices, TicketNotFound, compute_analytics, record_csat
 from supportgraph.api_models import (
     ActionOut,
     ActionRequestBody,
     ActionResponse,
+    AnalyticsResponse,
+    CsatRequest,
+    CsatResponse,
     EscalateRequest,
     EscalateResponse,
     IntentOut,
@@ -131,24 +135,46 @@ def _add_routes(app: FastAPI) -> None:
             raise HTTPException(404, str(exc)) from exc
         return EscalateResponse(ticket_id=body.ticket_id, escalated=True, handoff=packet)
 
-    @app.get("/v1/support/analytics")
+    @app.get("/v1/support/analytics", response_model=AnalyticsResponse)
     def get_analytics(
         support: Support,
         start: Annotated[datetime | None, Query(description="inclusive, UTC")] = None,
         end: Annotated[datetime | None, Query(description="exclusive, UTC")] = None,
-    ) -> dict[str, Any]:
-        end = _aware_utc(end) if end else utcnow() + timedelta(seconds=1)
+    ) -> AnalyticsResponse:
+        now = utcnow()
+        end = _aware_utc(end) if end else now + timedelta(seconds=1)
         start = _aware_utc(start) if start else end - timedelta(days=30)
         if start >= end:
             raise HTTPException(422, "start must be before end")
         settings = support.services.settings
-        return compute_analytics(
+        prices = Prices(
+            human_per_ticket=Decimal(str(settings.human_cost_per_ticket_usd)),
+            ai_per_ticket=Decimal(str(settings.ai_cost_per_ticket_usd)),
+            prompt_per_1k=Decimal(str(settings.llm_prompt_price_per_1k_tokens_usd)),
+            completion_per_1k=Decimal(str(settings.llm_completion_price_per_1k_tokens_usd)),
+        )
+        figures = compute_analytics(
             support.services.engine,
             start=start,
             end=end,
-            human_cost_per_ticket=settings.human_cost_per_ticket_usd,
-            ai_cost_per_ticket=settings.ai_cost_per_ticket_usd,
+            now=now,
+            prices=prices,
+            verified_days=settings.verified_resolution_days,
         )
+        return AnalyticsResponse.model_validate(figures)
+
+    @app.post("/v1/support/csat", response_model=CsatResponse)
+    def post_csat(body: CsatRequest, support: Support) -> CsatResponse:
+        try:
+            previous = record_csat(
+                support.services.engine,
+                ticket_id=body.ticket_id,
+                customer_id=body.customer_id,
+                score=body.score,
+            )
+        except TicketNotFound as exc:
+            raise HTTPException(404, str(exc)) from exc
+        return CsatResponse(ticket_id=body.ticket_id, score=body.score, previous_score=previous)
 
     @app.get("/v1/support/tickets/{ticket_id}")
     def get_ticket(ticket_id: str, support: Support) -> dict[str, Any]:

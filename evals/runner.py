@@ -74,13 +74,17 @@ def sandbox(
 
 
 def run_suites(
-    suite: str | None = None, *, services: Services | None = None, repeat: int = 1
+    suite: str | None = None,
+    *,
+    services: Services | None = None,
+    repeat: int = 1,
+    directory: Path | None = None,
 ) -> dict[str, Any]:
     """Replay every scenario of the suite(s) ``repeat`` times and report metrics and failures.
 
     ``pass_hat_k`` is the share of scenarios that passed in every one of the k runs.
     """
-    scenarios = load_scenarios(suite)
+    scenarios = load_scenarios(suite, directory) if directory else load_scenarios(suite)
     with eval_workspace(services) as workspace:
         runs = [
             [_run_scenario(workspace, scenario, run) for scenario in scenarios]

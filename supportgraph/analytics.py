@@ -69,7 +69,7 @@ def is_ai_resolved(ticket: SupportTicket) -> bool:
 
 
 def load_period(engine: Engine, *, start: datetime, end: datetime) -> PeriodRecords:
-    """Tickets created in ``[start, end)``, their messages' usage, and their customers' later tickets."""
+    """Tickets created in ``[start, end)``, their messages' usage, and later tickets."""
     with Session(engine) as session:
         tickets = list(
             session.exec(
@@ -79,14 +79,8 @@ def load_period(engine: Engine, *, start: datetime, end: datetime) -> PeriodReco
             ).all()
         )
         ids = [t.id for t in tickets]
-        rows = session.exec(
-            select(
-                CustomerMessage.ticket_id,
-                CustomerMessage.role,
-                CustomerMessage.response_latency_ms,
-                CustomerMessage.prompt_tokens,
-                CustomerMessage.completion_tokens,
-            ).where(col(CustomerMessage.ticket_id).in_(ids))
+        messages = session.exec(
+            select(CustomerMessage).where(col(CustomerMessage.ticket_id).in_(ids))
         ).all()
         customers = {t.customer_id for t in tickets if is_ai_resolved(t)}
         # A return visit may come after the period ends: it is looked up without an end.
@@ -96,12 +90,12 @@ def load_period(engine: Engine, *, start: datetime, end: datetime) -> PeriodReco
             )
         ).all()
     usage: dict[str, Usage] = defaultdict(Usage)
-    for ticket_id, role, latency, prompt, completion in rows:
-        entry = usage[ticket_id]
-        if role == "ai" and latency is not None:
-            entry.latencies_ms.append(float(latency))
-        entry.prompt_tokens += prompt or 0
-        entry.completion_tokens += completion or 0
+    for message in messages:
+        entry = usage[message.ticket_id]
+        if message.role == "ai" and message.response_latency_ms is not None:
+            entry.latencies_ms.append(message.response_latency_ms)
+        entry.prompt_tokens += message.prompt_tokens or 0
+        entry.completion_tokens += message.completion_tokens or 0
     return PeriodRecords(tickets=tickets, usage=dict(usage), later_tickets=list(later))
 
 
@@ -127,7 +121,9 @@ def resolution_outcome(
     return "pending" if now < window_end else "verified"
 
 
-def cost_figures(tickets: Sequence[SupportTicket], usage: dict[str, Usage], prices: Prices) -> dict[str, Any]:
+def cost_figures(
+    tickets: Sequence[SupportTicket], usage: dict[str, Usage], prices: Prices
+) -> dict[str, Any]:
     """Savings: a person's cost for each AI resolution, less the AI's cost on every ticket."""
     prompt = sum(usage[t.id].prompt_tokens for t in tickets if t.id in usage)
     completion = sum(usage[t.id].completion_tokens for t in tickets if t.id in usage)
@@ -238,6 +234,7 @@ def record_csat(engine: Engine, *, ticket_id: str, customer_id: str, score: int)
 
     Raises:
         TicketNotFound: no such ticket, or it is another customer's.
+
     """
     with session_scope(engine) as session:
         ticket = session.get(SupportTicket, ticket_id)

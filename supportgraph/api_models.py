@@ -115,3 +115,76 @@ class EscalateResponse(BaseModel):
     ticket_id: str
     escalated: bool
     handoff: dict[str, Any]
+
+
+class CsatRequest(BaseModel):
+    """A customer's satisfaction score for their ticket; a second score replaces the first."""
+
+    ticket_id: str = Field(pattern=ID_PATTERN)
+    customer_id: str = Field(pattern=ID_PATTERN)
+    score: int = Field(ge=1, le=5, description="1 (very unhappy) to 5 (very happy)")
+
+
+class CsatResponse(BaseModel):
+    """The score now stored, and the one it replaced."""
+
+    ticket_id: str
+    score: int
+    previous_score: int | None
+
+
+class TopIntentOut(BaseModel):
+    """A frequent primary intent and the share of its tickets the AI resolved."""
+
+    intent: str
+    count: int
+    auto_resolved_pct: float = Field(description="percent, 0-100")
+
+
+class AnalyticsFigures(BaseModel):
+    """The figures of a group of tickets; a mean over no values is null."""
+
+    total_tickets: int
+    ai_resolved: int
+    escalated: int
+    pending: int
+    deflection_rate: float = Field(description="ai_resolved / total_tickets (0 without tickets)")
+    avg_ai_response_ms: float | None
+    avg_csat_ai: float | None
+    avg_csat_human: float | None
+    cost_savings_usd: float = Field(
+        description="human cost of the AI resolutions less the AI's cost on every ticket"
+    )
+    human_cost_avoided_usd: float
+    ai_cost_usd: float = Field(description="per-ticket compute cost plus stored LLM tokens")
+    prompt_tokens: int
+    completion_tokens: int
+    top_intents: list[TopIntentOut]
+    verified_resolution_rate: float | None = Field(
+        description="verified / (verified + returned); AI resolutions still in their window "
+        "are left out and counted in verified_resolution_pending"
+    )
+    verified_resolutions: int
+    verified_resolution_returned: int
+    verified_resolution_pending: int
+
+
+class VariantAnalytics(AnalyticsFigures):
+    """The figures of the tickets served one A/B variant (null: none recorded)."""
+
+    variant: str | None
+
+
+class AnalyticsPeriod(BaseModel):
+    """The creation times covered: start inclusive, end exclusive."""
+
+    start: datetime
+    end: datetime
+
+
+class AnalyticsResponse(AnalyticsFigures):
+    """Figures over tickets created in the period, overall and per A/B variant."""
+
+    period: AnalyticsPeriod
+    verified_resolution_days: int
+    by_variant: list[VariantAnalytics]

@@ -78,9 +78,7 @@ class CustomerMessage(SQLModel, table=True):
     sentiment: float | None = None
     response_latency_ms: float | None = None
     prompt_tokens: int | None = Field(default=None, description="LLM input tokens spent on it")
-    completion_tokens: int | None = Field(
-        default=None, description="LLM output tokens spent on it"
-    )
+    completion_tokens: int | None = Field(default=None, description="LLM output tokens spent on it")
     created_at: datetime = Field(default_factory=utcnow, index=True)
 
 
