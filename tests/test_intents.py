@@ -98,3 +98,13 @@ def test_classifier_without_model_falls_back_to_unknown() -> None:
 )
 def test_confirmation(text: str, expected: str | None) -> None:
     assert detect_confirmation(text) == expected
+
+
+def test_taxonomy_and_policy_agree_on_what_always_escalates() -> None:
+    from policies.config import load_policy_config
+    from supportgraph.intents.taxonomy import load_taxonomy
+
+    taxonomy = load_taxonomy()
+    assert taxonomy.always_escalate == load_policy_config().escalation.always_escalate
+    assert all(intent.description for intent in taxonomy.intents)
+    assert all(intent.examples for intent in taxonomy.intents)

@@ -48,7 +48,7 @@ def test_llm_decides_uncertain_messages_with_validated_output(cascade) -> None:
         responses=[
             tool_call(
                 "IntentVerdict",
-                verdict(("complaint", "product", 0.8), ("made_up_intent", None, 0.9)),
+                verdict(("complaint", "made_up_sub", 0.8), ("made_up_intent", None, 0.9)),
             )
         ]
     )
@@ -56,7 +56,7 @@ def test_llm_decides_uncertain_messages_with_validated_output(cascade) -> None:
     assert model.calls == 1
     assert [p.intent for p in predictions] == ["complaint"]  # the invented label is dropped
     assert predictions[0].classifier_used == "llm"
-    assert predictions[0].sub_intent is None  # 'product' is not a complaint sub-intent here
+    assert predictions[0].sub_intent is None  # not a complaint sub-intent of the taxonomy
     assert predictions[0].confidence == pytest.approx(0.8)
 
 

@@ -34,9 +34,12 @@ def _intent_lines(taxonomy: Taxonomy) -> str:
     lines = []
     for intent in taxonomy.intents:
         subs = ", ".join(sub.name for sub in intent.sub_intents)
-        lines.append(
-            f"- {intent.name}: {intent.description}" + (f" (sub-intents: {subs})" if subs else "")
+        line = f"- {intent.name}: {intent.description}" + (
+            f" (sub-intents: {subs})" if subs else ""
         )
+        if intent.examples:
+            line += " Examples: " + " | ".join(intent.examples[:2])
+        lines.append(line)
     return "\n".join(lines)
 
 

@@ -21,6 +21,7 @@ class SubIntent:
     description: str
     patterns: tuple[re.Pattern[str], ...]
     decisive: bool = False
+    always_escalate: bool = False
 
 
 @dataclass(frozen=True)
@@ -32,6 +33,8 @@ class Intent:
     requires_action: bool
     patterns: tuple[re.Pattern[str], ...]
     sub_intents: tuple[SubIntent, ...]
+    always_escalate: bool = False
+    examples: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,15 @@ class Taxonomy:
     def names(self) -> list[str]:
         """Intent names in file order."""
         return [intent.name for intent in self.intents]
+
+    @property
+    def always_escalate(self) -> frozenset[str]:
+        """``intent`` and ``intent:sub_intent`` keys flagged to always go to a person."""
+        keys = {i.name for i in self.intents if i.always_escalate}
+        keys |= {
+            f"{i.name}:{s.name}" for i in self.intents for s in i.sub_intents if s.always_escalate
+        }
+        return frozenset(keys)
 
     def get(self, name: str) -> Intent | None:
         """The intent of that name, if any."""
@@ -71,9 +83,12 @@ def load_taxonomy(path: Path = DEFAULT_TAXONOMY) -> Taxonomy:
                     sub["description"],
                     _compile(sub.get("patterns", [])),
                     bool(sub.get("decisive", False)),
+                    bool(sub.get("always_escalate", False)),
                 )
                 for sub in entry.get("sub_intent", [])
             ),
+            always_escalate=bool(entry.get("always_escalate", False)),
+            examples=tuple(entry.get("examples", [])),
         )
         for entry in raw["intent"]
     )
