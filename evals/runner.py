@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sklearn.metrics import f1_score
+
 from evals.knowledge_eval import run_knowledge_eval
 from evals.scenarios import Scenario, load_scenarios
 from evals.scoring import score_final_state, score_turn
@@ -239,6 +241,11 @@ def _report(results: list[dict[str, Any]]) -> dict[str, Any]:
     passed = [r for r in results if _passed(r)]
     escalated_scenarios = [r for r in results if any(t["escalated"] for t in r["turns"])]
     latencies = [t["latency_ms"] for t in turns]
+    gold = [t["expect"]["intents"][0] for t in judged_intents]
+    predicted = [t["intents"][0] if t["intents"] else "none" for t in judged_intents]
+    answered = [t for t in turns if not t["escalated"]]
+    wrong = [t for t in answered if t["failures"]]
+    resolved = [r for r in results if _passed(r) and not any(t["escalated"] for t in r["turns"])]
     unauthorized = sum(r["unauthorized_side_effects"] for r in results)
     violations = sum(r["policy_violations"] for r in results)
     nodes = sorted({node for t in turns for node in t["node_ms"]})
@@ -250,6 +257,12 @@ def _report(results: list[dict[str, Any]]) -> dict[str, Any]:
             "scenario_pass_rate": round(len(passed) / max(1, len(results)), 4),
             "turn_pass_rate": round(sum(not t["failures"] for t in turns) / max(1, len(turns)), 4),
             "intent_accuracy": round(len(intent_ok) / max(1, len(judged_intents)), 4),
+            "intent_macro_f1": round(
+                float(f1_score(gold, predicted, average="macro", zero_division=0)) if gold else 0.0,
+                4,
+            ),
+            "resolution_rate": round(len(resolved) / max(1, len(results)), 4),
+            "wrong_answer_rate": round(len(wrong) / max(1, len(answered)), 4),
             "missed_escalations": len(missed),
             "unnecessary_escalations": len(unnecessary),
             "unnecessary_escalation_rate": round(len(unnecessary) / max(1, len(should_not)), 4),
