@@ -131,6 +131,8 @@ def _target_order(state: TicketState, view: IntentView | None = None) -> Source 
         named = [order_id for order_id in candidates if order_id in by_id]
         if named:
             return by_id[named[0]]
+        if candidates:
+            return None  # an order id that is not on this account: never guess another one
         asked = words(evidence)
         for order in orders:
             if asked & words(" ".join(order.get("facts", {}).get("items", []))):

@@ -336,3 +336,18 @@ def test_every_rule_in_policies_has_a_case() -> None:
     assert literal - expected == set()
     for prefix in prefixes:
         assert any(rule.startswith(prefix + ".") for rule in expected), prefix
+
+
+def test_split_refunds_still_reach_the_approval_ceiling(config: PolicyConfig) -> None:
+    """$899 refunded as $450 + $449: the second part passes the ceiling with the first."""
+    big = order(S.PARTIALLY_REFUNDED, total="899.00", refunded="450.00")
+    decision = check_refund(
+        big, customer_id=OWNER, amount=D("449.00"), refunded_last_24h=D("0"), now=NOW,
+        config=config,
+    )  # fmt: skip
+    expect(decision, True, "refund.needs_approval", True)
+    first = check_refund(
+        order(total="899.00"), customer_id=OWNER, amount=D("450.00"),
+        refunded_last_24h=D("0"), now=NOW, config=config,
+    )  # fmt: skip
+    expect(first, True, "refund.within_window", False)
