@@ -50,7 +50,7 @@ def test_default_thresholds_are_well_formed() -> None:
     assert limits
     assert all(key.split("_", 1)[0] in ("min", "max") for key in limits)
     assert limits["max_latency_p95_ms"] <= 1000
-    assert limits["max_missed_escalations"] == 0
+    assert limits["max_unauthorized_side_effects"] == 0 and limits["max_policy_violations"] == 0
 
 
 def test_misspelled_threshold_is_not_silently_ignored(tmp_path: Path) -> None:
