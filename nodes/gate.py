@@ -9,13 +9,13 @@ from langgraph.runtime import Runtime
 
 from graph.context import AgentContext, services_of
 from graph.state import GateView, TicketState
+from nodes.resolve import FILLER_KINDS
 from policies.escalation import must_escalate
 from supportgraph import signals as measure
 
 REPEAT_SIMILARITY = 0.92
 UNSURE_TIERS = frozenset({"llm", "fallback"})
 QUESTION_INTENTS = frozenset({"faq", "unknown"})
-FILLER_KINDS = frozenset({"clarify", "no_answer"})
 
 
 def answer_signature(state: TicketState) -> str:

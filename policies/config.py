@@ -38,8 +38,6 @@ class EscalationPolicy(_Frozen):
 
     always_escalate: frozenset[str]
     max_turns_before_handoff: int = Field(ge=1)
-    threshold: float = Field(gt=0)
-    weights: dict[str, float]
 
 
 class PolicyConfig(_Frozen):

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
-from testkit import SPEC_BODY, refund_payments, send
+from testkit import SPEC_BODY, refund_payments, refund_request, send
 
 from supportgraph import idempotency
 from supportgraph.db.engine import session_scope
@@ -27,16 +27,6 @@ def spec_ticket(client: TestClient, customer_id: str = "cust_456") -> str:
     return str(response.json()["ticket_id"])
 
 
-def refund(ticket_id: str, *, confirmed: bool = True, **parameters: Any) -> dict[str, Any]:
-    return {
-        "ticket_id": ticket_id,
-        "customer_id": "cust_456",
-        "action": "process_refund",
-        "parameters": {"order_id": "ORD-789", **parameters},
-        "confirmed_by_customer": confirmed,
-    }
-
-
 def post(client: TestClient, body: dict[str, Any], key: str | None) -> Any:
     headers = {"Idempotency-Key": key} if key else {}
     return client.post("/v1/support/action", json=body, headers=headers)
@@ -46,8 +36,8 @@ def test_same_key_same_body_replays_the_stored_response_byte_for_byte(
     client: TestClient, services: Services
 ) -> None:
     ticket_id = spec_ticket(client)
-    first = post(client, refund(ticket_id), "pay-once-1")
-    second = post(client, refund(ticket_id), "pay-once-1")
+    first = post(client, refund_request(ticket_id), "pay-once-1")
+    second = post(client, refund_request(ticket_id), "pay-once-1")
     assert first.status_code == second.status_code == 200, second.text
     assert first.json()["status"] == "executed" and first.json()["replayed"] is False
     assert second.json()["replayed"] is True
@@ -60,16 +50,16 @@ def test_same_key_other_body_is_refused_with_a_reason(
     client: TestClient, services: Services
 ) -> None:
     ticket_id = spec_ticket(client)
-    assert post(client, refund(ticket_id), "key-7").status_code == 200
+    assert post(client, refund_request(ticket_id), "key-7").status_code == 200
     for changed in (
-        refund(ticket_id, amount="1299.00"),
-        refund(ticket_id, confirmed=False),
-        {**refund(ticket_id), "action": "cancel_order"},
+        refund_request(ticket_id, amount="1299.00"),
+        refund_request(ticket_id, confirmed=False),
+        {**refund_request(ticket_id), "action": "cancel_order"},
     ):
         conflict = post(client, changed, "key-7")
         assert conflict.status_code == 409
         assert "different request" in conflict.json()["detail"]
-    assert post(client, refund(ticket_id), "key-7").json()["replayed"] is True
+    assert post(client, refund_request(ticket_id), "key-7").json()["replayed"] is True
     assert len(refund_payments(services, "ORD-789")) == 1
 
 
@@ -77,17 +67,17 @@ def test_an_unconfirmed_request_replays_as_unconfirmed(
     client: TestClient, services: Services
 ) -> None:
     ticket_id = spec_ticket(client)
-    waiting = post(client, refund(ticket_id, confirmed=False), "look-first")
-    again = post(client, refund(ticket_id, confirmed=False), "look-first")
+    waiting = post(client, refund_request(ticket_id, confirmed=False), "look-first")
+    again = post(client, refund_request(ticket_id, confirmed=False), "look-first")
     assert waiting.json()["status"] == again.json()["status"] == "awaiting_confirmation"
     assert again.json()["replayed"] is True
     assert refund_payments(services, "ORD-789") == []
-    assert post(client, refund(ticket_id), "then-pay").json()["status"] == "executed"
+    assert post(client, refund_request(ticket_id), "then-pay").json()["status"] == "executed"
 
 
 def test_keys_belong_to_one_customer(client: TestClient, services: Services) -> None:
     mine = spec_ticket(client)
-    assert post(client, refund(mine), "shared-key").json()["status"] == "executed"
+    assert post(client, refund_request(mine), "shared-key").json()["status"] == "executed"
     theirs = send(client, "Please refund my speaker ORD-1201", customer_id="cust_102")
     body = {
         "ticket_id": theirs["ticket_id"],
@@ -104,9 +94,9 @@ def test_keys_belong_to_one_customer(client: TestClient, services: Services) -> 
 
 def test_a_refused_request_keeps_no_key(client: TestClient, services: Services) -> None:
     ticket_id = spec_ticket(client)
-    mismatch = post(client, refund(ticket_id, amount="5.00"), "retry-me")
+    mismatch = post(client, refund_request(ticket_id, amount="5.00"), "retry-me")
     assert mismatch.status_code == 409 and "differ" in mismatch.json()["detail"]
-    assert post(client, refund(ticket_id), "retry-me").json()["status"] == "executed"
+    assert post(client, refund_request(ticket_id), "retry-me").json()["status"] == "executed"
     with Session(services.engine) as session:
         [stored] = session.exec(select(IdempotentRequest)).all()
     assert (stored.key, stored.state) == ("retry-me", "done")
@@ -118,10 +108,10 @@ def test_a_confirmation_naming_other_arguments_executes_nothing(
     ticket_id = spec_ticket(client)
     [offer] = client.get(f"/v1/support/tickets/{ticket_id}").json()["actions"]
     for parameters in ({"order_id": "ORD-789", "amount": "1.00"}, {"order_id": "ORD-790"}):
-        body = {**refund(ticket_id), "action_id": offer["id"], "parameters": parameters}
+        body = {**refund_request(ticket_id), "action_id": offer["id"], "parameters": parameters}
         response = post(client, body, None)
         assert response.status_code == 409, response.text
-    wrong_action = {**refund(ticket_id), "action": "cancel_order", "action_id": offer["id"]}
+    wrong_action = {**refund_request(ticket_id), "action": "cancel_order", "action_id": offer["id"]}
     assert post(client, wrong_action, None).status_code == 409
     assert refund_payments(services, "ORD-789") == []
     with Session(services.engine) as session:

@@ -3,25 +3,14 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
 
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
-from testkit import SPEC_BODY, refund_payments, send
+from testkit import SPEC_BODY, refund_payments, refund_request, send
 
 from supportgraph.commerce.records import OrderStatus
 from supportgraph.db.models import ActionExecution, ActionStatus
 from supportgraph.services import Services
-
-
-def refund_request(ticket_id: str, *, confirmed: bool, **parameters: Any) -> dict[str, Any]:
-    return {
-        "ticket_id": ticket_id,
-        "customer_id": "cust_456",
-        "action": "process_refund",
-        "parameters": {"order_id": "ORD-789", **parameters},
-        "confirmed_by_customer": confirmed,
-    }
 
 
 def open_spec_ticket(client: TestClient) -> str:

@@ -5,20 +5,13 @@ from __future__ import annotations
 import pytest
 from fake_models import ToolCallingFake, tool_call
 from langchain_core.messages import AIMessage
-from langgraph.checkpoint.memory import InMemorySaver
 from sqlmodel import Session, select
+from testkit import support_with
 
-from graph.builder import build_graph
 from supportgraph.db.models import CustomerMessage
 from supportgraph.services import Services
-from supportgraph.support import SupportService
 
 QUESTION = "how long does a refund take to show up on my card?"
-
-
-def support_with(services: Services, model: ToolCallingFake) -> SupportService:
-    with_llm = Services(services.settings, embedder=services.embedder, llm=model)
-    return SupportService(with_llm, build_graph().compile(checkpointer=InMemorySaver()))
 
 
 def ai_flags(services: Services, ticket_id: str) -> list[str]:

@@ -7,13 +7,17 @@ from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
+from langchain_core.language_models import BaseChatModel
+from langgraph.checkpoint.memory import InMemorySaver
 from sqlalchemy import Engine
 from sqlmodel import Session, func, select
 
+from graph.builder import build_graph
 from supportgraph.bootstrap import PrepareReport
 from supportgraph.commerce.demo_tables import DemoPayment
 from supportgraph.db import models
 from supportgraph.services import Services
+from supportgraph.support import SupportService
 
 SPEC_MESSAGE = "I ordered a laptop 3 days ago and it still says processing. Can I get a refund?"
 SPEC_BODY: dict[str, Any] = {
@@ -74,3 +78,20 @@ class Prepared:
     intent_model_dir: Path
     services: Services
     report: PrepareReport
+
+
+def refund_request(ticket_id: str, *, confirmed: bool = True, **parameters: Any) -> dict[str, Any]:
+    """A POST /v1/support/action body refunding cust_456's ORD-789."""
+    return {
+        "ticket_id": ticket_id,
+        "customer_id": "cust_456",
+        "action": "process_refund",
+        "parameters": {"order_id": "ORD-789", **parameters},
+        "confirmed_by_customer": confirmed,
+    }
+
+
+def support_with(services: Services, model: BaseChatModel) -> SupportService:
+    """A support service over the same data, with a scripted chat model as its LLM."""
+    with_llm = Services(services.settings, embedder=services.embedder, llm=model)
+    return SupportService(with_llm, build_graph().compile(checkpointer=InMemorySaver()))
