@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack, asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
@@ -147,18 +146,12 @@ def _add_routes(app: FastAPI) -> None:
         if start >= end:
             raise HTTPException(422, "start must be before end")
         settings = support.services.settings
-        prices = Prices(
-            human_per_ticket=Decimal(str(settings.human_cost_per_ticket_usd)),
-            ai_per_ticket=Decimal(str(settings.ai_cost_per_ticket_usd)),
-            prompt_per_1k=Decimal(str(settings.llm_prompt_price_per_1k_tokens_usd)),
-            completion_per_1k=Decimal(str(settings.llm_completion_price_per_1k_tokens_usd)),
-        )
         figures = compute_analytics(
             support.services.engine,
             start=start,
             end=end,
             now=now,
-            prices=prices,
+            prices=Prices.from_settings(settings),
             verified_days=settings.verified_resolution_days,
         )
         return AnalyticsResponse.model_validate(figures)

@@ -15,10 +15,12 @@ from typing import Any
 from sklearn.metrics import f1_score
 
 from evals.knowledge_eval import run_knowledge_eval
+from evals.langsmith_upload import langsmith_configured, upload_experiment
 from evals.scenarios import Scenario, load_scenarios
 from evals.scoring import score_final_state, score_turn
 from graph.builder import build_graph
 from graph.checkpoint import open_checkpointer
+from supportgraph.analytics import Prices
 from supportgraph.bootstrap import prepare
 from supportgraph.db.engine import make_engine
 from supportgraph.services import Services
@@ -81,8 +83,11 @@ def run_suites(
     services: Services | None = None,
     repeat: int = 1,
     directory: Path | None = None,
+    langsmith_client: Any | None = None,
 ) -> dict[str, Any]:
     """Replay every scenario of the suite(s) ``repeat`` times and report metrics and failures.
+
+    With a LangSmith key set (or a client given) the run is also uploaded as an experiment.
 
     ``pass_hat_k`` is the share of scenarios that passed in every one of the k runs.
     """
@@ -95,7 +100,7 @@ def run_suites(
         results = runs[0]
         knowledge = run_knowledge_eval(workspace.services) if suite in (None, "knowledge") else {}
         escalation = _escalation_suite(workspace) if suite in (None, "escalation") else {}
-    report = _report(results)
+    report = _report(results, Prices.from_settings(workspace.services.settings))
     report["metrics"]["pass_hat_k"] = {
         "k": repeat,
         "value": round(
@@ -113,6 +118,14 @@ def run_suites(
         }
     )
     report["knowledge_misses"] = knowledge.get("retrieval_misses", [])
+    if langsmith_client is None and langsmith_configured():
+        from langsmith import Client
+
+        langsmith_client = Client()
+    if langsmith_client is not None and results:
+        report["langsmith"] = upload_experiment(
+            langsmith_client, results, report["metrics"], suite=suite
+        )
     return report
 
 
@@ -157,6 +170,8 @@ def _run_scenario(workspace: Workspace, scenario: Scenario, run: int = 0) -> dic
                     "latency_ms": (time.perf_counter() - started) * 1000,
                     "node_ms": result.node_latency_ms,
                     "response": result.state.get("response", ""),
+                    "prompt_tokens": result.prompt_tokens,
+                    "completion_tokens": result.completion_tokens,
                 }
             )
         orders = {
@@ -228,7 +243,7 @@ def _copy_sqlite(source: Path, target: Path) -> None:
         src.backup(dst)
 
 
-def _report(results: list[dict[str, Any]]) -> dict[str, Any]:
+def _report(results: list[dict[str, Any]], prices: Prices) -> dict[str, Any]:
     turns = [turn for result in results for turn in result["turns"]]
     judged_intents = [t for t in turns if "intents" in t["expect"]]
     intent_ok = [
@@ -250,6 +265,9 @@ def _report(results: list[dict[str, Any]]) -> dict[str, Any]:
     violations = sum(r["policy_violations"] for r in results)
     nodes = sorted({node for t in turns for node in t["node_ms"]})
     tiers = [tier for t in turns for tier in t["classifier_used"][:1]]
+    prompt_tokens = sum(t["prompt_tokens"] for t in turns)
+    completion_tokens = sum(t["completion_tokens"] for t in turns)
+    tickets = max(1, len(results))
     return {
         "metrics": {
             "scenarios": len(results),
@@ -271,6 +289,11 @@ def _report(results: list[dict[str, Any]]) -> dict[str, Any]:
             "policy_violations": violations,
             "llm_turn_share": round(
                 sum("llm" in t["classifier_used"] for t in turns) / max(1, len(turns)), 4
+            ),
+            "prompt_tokens_per_ticket": round(prompt_tokens / tickets, 2),
+            "completion_tokens_per_ticket": round(completion_tokens / tickets, 2),
+            "cost_per_ticket_usd": round(
+                float(prices.ai_cost(len(results), prompt_tokens, completion_tokens) / tickets), 6
             ),
             "latency_p50_ms": _percentile(latencies, 0.5),
             "latency_p95_ms": _percentile(latencies, 0.95),

@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from supportgraph.db.engine import session_scope
 from supportgraph.db.models import CustomerMessage, SupportTicket, TicketStatus
+from supportgraph.settings import Settings
 
 PENDING = frozenset({TicketStatus.OPEN, TicketStatus.AWAITING_CUSTOMER})
 CENT = Decimal("0.01")
@@ -38,6 +39,24 @@ class Prices:
     ai_per_ticket: Decimal = Decimal(0)
     prompt_per_1k: Decimal = Decimal(0)
     completion_per_1k: Decimal = Decimal(0)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Prices:
+        """The configured price table."""
+        return cls(
+            human_per_ticket=Decimal(str(settings.human_cost_per_ticket_usd)),
+            ai_per_ticket=Decimal(str(settings.ai_cost_per_ticket_usd)),
+            prompt_per_1k=Decimal(str(settings.llm_prompt_price_per_1k_tokens_usd)),
+            completion_per_1k=Decimal(str(settings.llm_completion_price_per_1k_tokens_usd)),
+        )
+
+    def ai_cost(self, tickets: int, prompt_tokens: int, completion_tokens: int) -> Decimal:
+        """The AI's cost of handling some tickets that used these tokens."""
+        return (
+            self.ai_per_ticket * tickets
+            + self.prompt_per_1k * prompt_tokens / 1000
+            + self.completion_per_1k * completion_tokens / 1000
+        )
 
 
 @dataclass
@@ -127,11 +146,7 @@ def cost_figures(
     """Savings: a person's cost for each AI resolution, less the AI's cost on every ticket."""
     prompt = sum(usage[t.id].prompt_tokens for t in tickets if t.id in usage)
     completion = sum(usage[t.id].completion_tokens for t in tickets if t.id in usage)
-    ai_cost = (
-        prices.ai_per_ticket * len(tickets)
-        + prices.prompt_per_1k * prompt / 1000
-        + prices.completion_per_1k * completion / 1000
-    )
+    ai_cost = prices.ai_cost(len(tickets), prompt, completion)
     avoided = prices.human_per_ticket * sum(1 for t in tickets if is_ai_resolved(t))
     return {
         "cost_savings_usd": float((avoided - ai_cost).quantize(CENT)),

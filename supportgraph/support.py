@@ -28,6 +28,7 @@ from supportgraph.db.models import (
 from supportgraph.replies import actions_available
 from supportgraph.services import Services
 from supportgraph.text import mask_card_numbers
+from supportgraph.usage import TokenMeter
 
 
 class NotFoundError(LookupError):
@@ -43,6 +44,8 @@ class TurnResult:
     state: dict[str, Any]
     latency_ms: float
     node_latency_ms: dict[str, float] = field(default_factory=dict)
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
 
     @property
     def actions_available(self) -> list[ActionView]:
@@ -100,16 +103,25 @@ class SupportService:
         ticket = self.open_ticket(ticket_id, customer_id, channel)
         with self.ticket_lock(ticket.id):
             try:
-                state, node_ms = self._run_graph(ticket.id, customer_id, message, channel)
+                meter = TokenMeter()
+                state, node_ms = self._run_graph(ticket.id, customer_id, message, channel, meter)
             except Exception:
                 self._store_failed_message(ticket, message, channel)
                 raise
             latency = (time.perf_counter() - started) * 1000
-            self._store_turn(ticket, state, channel, latency)
-        return TurnResult(ticket.id, state["turn"], state, latency, node_ms)
+            self._store_turn(ticket, state, channel, latency, meter)
+        return TurnResult(
+            ticket.id,
+            state["turn"],
+            state,
+            latency,
+            node_ms,
+            prompt_tokens=meter.prompt_tokens,
+            completion_tokens=meter.completion_tokens,
+        )
 
     def _run_graph(
-        self, ticket_id: str, customer_id: str, message: str, channel: str
+        self, ticket_id: str, customer_id: str, message: str, channel: str, meter: TokenMeter
     ) -> tuple[dict[str, Any], dict[str, float]]:
         node_ms: dict[str, float] = {}
         last = time.perf_counter()
@@ -120,7 +132,7 @@ class SupportService:
                 "message": message,
                 "channel": channel,
             },
-            self.config(ticket_id),
+            {**self.config(ticket_id), "callbacks": [meter]},
             context=AgentContext(
                 services=self.services, confirm_by_interrupt=False, measure_only=self.measure_only
             ),
@@ -149,7 +161,12 @@ class SupportService:
             )
 
     def _store_turn(
-        self, ticket: SupportTicket, state: dict[str, Any], channel: str, latency_ms: float
+        self,
+        ticket: SupportTicket,
+        state: dict[str, Any],
+        channel: str,
+        latency_ms: float,
+        meter: TokenMeter,
     ) -> None:
         turn = state["turn"]
         with session_scope(self.services.engine) as session:
@@ -189,6 +206,8 @@ class SupportService:
                     flags=_grounding_flags(state.get("grounding")),
                     channel=channel,
                     response_latency_ms=round(latency_ms, 3),
+                    prompt_tokens=meter.prompt_tokens if meter.calls else None,
+                    completion_tokens=meter.completion_tokens if meter.calls else None,
                 )
             )
             self._update_ticket(session, ticket.id, state)
