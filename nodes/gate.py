@@ -51,6 +51,7 @@ def measure_signals(state: TicketState, polarity: float, first_polarity: float) 
             bool(state["answer"]) and answer_signature(state) == state.get("last_answer_signature")
         ),
         "complains_about_agent": measure.complains_about_agent(text),
+        "acknowledgement": measure.acknowledgement(text),
         "failed_action": float(bool(kinds & {"action_failed", "action_denied"})),
         "no_answer": float(bool(kinds) and kinds <= FILLER_KINDS),
         "unknown_streak": float(history[-2:] == ["unknown", "unknown"]),
@@ -66,6 +67,19 @@ def _max_similarity(state: TicketState) -> float:
     return float((np.asarray(vectors[:-1]) @ np.asarray(vectors[-1])).max())
 
 
+def _settled_intents(state: TicketState) -> list[Any]:
+    """The intents a hard rule may act on: the primary one and those a rule or the LLM found.
+
+    A second intent the embedding model merely suspects is answered if it can be, but is not
+    enough on its own to take the conversation away from the AI.
+    """
+    return [
+        view
+        for index, view in enumerate(state["intents"])
+        if index == 0 or view["classifier_used"] != "embedding"
+    ]
+
+
 def _hard_rule(state: TicketState, services: Any) -> tuple[str, str] | None:
     """The rule that sends this turn to a person regardless of scores, if any."""
     text = state["message"]
@@ -74,7 +88,7 @@ def _hard_rule(state: TicketState, services: Any) -> tuple[str, str] | None:
     if measure.legal_threat(text):
         return "escalate.always.legal_threat", "Legal threats are handled by a person."
     hard = must_escalate(
-        [(view["intent"], view["sub_intent"]) for view in state["intents"]],
+        [(view["intent"], view["sub_intent"]) for view in _settled_intents(state)],
         turn=state["turn"],
         config=services.policy,
     )

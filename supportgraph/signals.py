@@ -31,7 +31,20 @@ LEGAL = re.compile(
 BOT_COMPLAINT = re.compile(
     r"\b(not helping|didn'?t (help|answer)|doesn'?t (help|answer)|same (answer|thing|message)|"
     r"going (round|around) in circles|you keep saying|are you (even )?listening|useless bot|"
-    r"stupid bot|talking to a (wall|robot))\b",
+    r"stupid bot|talking to a (wall|robot)|(that'?s|that is|this is) not what i (asked|said|meant)|"
+    r"you (didn'?t|did not|don'?t|do not) (understand|read|listen)|robotic|canned (answer|reply|"
+    r"response)|copy[- ]?paste\w*|(this|that) is a joke|what a joke|"
+    r"no one (is )?(helping|answering))\b",
+    re.IGNORECASE,
+)
+# Coming back again and again about the same thing ("my fifth chat about this").
+REPEAT_CONTACT = re.compile(
+    r"\b((second|third|fourth|fifth|sixth|seventh|\d+(st|nd|rd|th)) "
+    r"(chat|call|email|e-mail|message|attempt|request|"
+    r"time (i'?ve |i have |i'?m |i am |that i'?ve |)(contact|ask|writ|chat|call|"
+    r"reach|messag|email|tell|explain|try))|(contacted|called|emailed|messaged|chatted with|"
+    r"written to) (you|support|customer service|your team)[^.?!]{0,30}\b(times|twice|again|"
+    r"already))",
     re.IGNORECASE,
 )
 
@@ -78,6 +91,40 @@ def legal_threat(text: str) -> bool:
     return bool(LEGAL.search(text))
 
 
+ACKNOWLEDGEMENT = re.compile(
+    r"\b(thanks?|thank (you|u)|thx|ty|cheers|appreciate|perfect|great|awesome|brilliant|cool|"
+    r"got it|good to know|all good|sounds good|will do|that works|worked)\b",
+    re.IGNORECASE,
+)
+JUST_OK = re.compile(
+    r"^\W*(ok(ay)?|k|good|fine|alright|nice|yep|yes|sure)(\W+(ok(ay)?|good|fine|then|nice))*\W*$",
+    re.IGNORECASE,
+)
+STILL_ASKING = re.compile(
+    r"\b(want|need|please|pls|can you|could you|would you|refund|cancel|reset|change|update|send|"
+    r"where|when|why|how|but|still|not|no|never)\b",
+    re.IGNORECASE,
+)
+ACKNOWLEDGEMENT_MAX_WORDS = 12
+
+
+def acknowledgement(text: str) -> float:
+    """1 for a short closing message ("ok thanks", "perfect, got it") that asks for nothing."""
+    if JUST_OK.match(text):
+        return 1.0
+    return float(
+        len(text.split()) <= ACKNOWLEDGEMENT_MAX_WORDS
+        and "?" not in text
+        and bool(ACKNOWLEDGEMENT.search(text))
+        and not STILL_ASKING.search(text)
+        and not BOT_COMPLAINT.search(text)
+        and not PROFANITY.search(text)
+    )
+
+
 def complains_about_agent(text: str) -> float:
-    """1 when the customer says the agent is not helping or repeats itself."""
-    return float(bool(BOT_COMPLAINT.search(text)))
+    """1 when the customer says the agent is not helping or repeats itself.
+
+    Coming back about the same thing again and again ("my fifth chat") counts too.
+    """
+    return float(bool(BOT_COMPLAINT.search(text) or REPEAT_CONTACT.search(text)))
