@@ -101,14 +101,17 @@ def run_suites(
         knowledge = run_knowledge_eval(workspace.services) if suite in (None, "knowledge") else {}
         escalation = _escalation_suite(workspace) if suite in (None, "escalation") else {}
     report = _report(results, Prices.from_settings(workspace.services.settings))
-    report["metrics"]["pass_hat_k"] = {
-        "k": repeat,
-        "value": round(
-            sum(all(_passed(run[i]) for run in runs) for i in range(len(scenarios)))
-            / max(1, len(scenarios)),
-            4,
-        ),
-    }
+    if not scenarios:  # a knowledge or escalation run: no scenario figures to report
+        report["metrics"] = {}
+    else:
+        report["metrics"]["pass_hat_k"] = {
+            "k": repeat,
+            "value": round(
+                sum(all(_passed(run[i]) for run in runs) for i in range(len(scenarios)))
+                / max(1, len(scenarios)),
+                4,
+            ),
+        }
     report["metrics"].update(escalation)
     report["metrics"].update(
         {

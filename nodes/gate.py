@@ -16,6 +16,7 @@ from supportgraph import signals as measure
 REPEAT_SIMILARITY = 0.92
 UNSURE_TIERS = frozenset({"llm", "fallback"})
 QUESTION_INTENTS = frozenset({"faq", "unknown"})
+EXPLICIT = frozenset({"human_agent"})
 
 
 def answer_signature(state: TicketState) -> str:
@@ -68,15 +69,17 @@ def _max_similarity(state: TicketState) -> float:
 
 
 def _settled_intents(state: TicketState) -> list[Any]:
-    """The intents a hard rule may act on: the primary one and those a rule or the LLM found.
+    """The intents a hard rule may act on.
 
-    A second intent the embedding model merely suspects is answered if it can be, but is not
-    enough on its own to take the conversation away from the AI.
+    All of them, except an explicit request for a person that the embedding model merely
+    suspects as a second intent: such a request is explicit or it is not one. A suspected
+    dispute or account recovery still counts, since missing one costs far more than an
+    unneeded handoff.
     """
     return [
         view
         for index, view in enumerate(state["intents"])
-        if index == 0 or view["classifier_used"] != "embedding"
+        if index == 0 or view["classifier_used"] != "embedding" or view["intent"] not in EXPLICIT
     ]
 
 

@@ -34,17 +34,20 @@ BOT_COMPLAINT = re.compile(
     r"stupid bot|talking to a (wall|robot)|(that'?s|that is|this is) not what i (asked|said|meant)|"
     r"you (didn'?t|did not|don'?t|do not) (understand|read|listen)|robotic|canned (answer|reply|"
     r"response)|copy[- ]?paste\w*|(this|that) is a joke|what a joke|"
-    r"no one (is )?(helping|answering))\b",
+    r"no one (is )?(helping|answering)|"
+    r"(no ?one|nobody) (can|will|is able to) (tell|help|answer))\b",
     re.IGNORECASE,
 )
 # Coming back again and again about the same thing ("my fifth chat about this").
 REPEAT_CONTACT = re.compile(
     r"\b((second|third|fourth|fifth|sixth|seventh|\d+(st|nd|rd|th)) "
     r"(chat|call|email|e-mail|message|attempt|request|"
-    r"time (i'?ve |i have |i'?m |i am |that i'?ve |)(contact|ask|writ|chat|call|"
+    r"time (today |now |this week )?(i'?ve |i have |i'?m |i am |that i'?ve |)"
+    r"(contact|ask|writ|chat|call|"
     r"reach|messag|email|tell|explain|try))|(contacted|called|emailed|messaged|chatted with|"
     r"written to) (you|support|customer service|your team)[^.?!]{0,30}\b(times|twice|again|"
-    r"already))",
+    r"already))|(requested|asked|tried|resent|re-sent)\b[^.?!]{0,20}\b(\d+|two|three|four|five|"
+    r"several|many) (more )?times\b",
     re.IGNORECASE,
 )
 

@@ -41,6 +41,47 @@ def test_text_signals(
     assert signals.legal_threat(text) is legal
 
 
+@pytest.mark.parametrize(
+    ("text", "complains", "closing"),
+    [
+        ("This is my fifth chat about the same refund.", 1.0, 0.0),
+        ("third time I'm asking: where is it", 1.0, 0.0),
+        ("I have contacted support three times already", 1.0, 0.0),
+        ("that's not what I asked. Amex or PayPal?", 1.0, 0.0),
+        ("same robotic reply again. This is a joke.", 1.0, 0.0),
+        ("this is the second time I order from you, love it", 0.0, 0.0),
+        ("I don't understand the invoice", 0.0, 0.0),
+        ("perfect, thanks!", 0.0, 1.0),
+        ("ok good", 0.0, 1.0),
+        ("I want a refund, thanks", 0.0, 0.0),
+        ("thanks but it still does not work", 0.0, 0.0),
+        ("thanks for nothing, useless bot", 1.0, 0.0),
+    ],
+)
+def test_complaint_and_closing_signals(text: str, complains: float, closing: float) -> None:
+    assert signals.complains_about_agent(text) == complains
+    assert signals.acknowledgement(text) == closing
+
+
+def test_a_suspected_request_for_a_person_does_not_trigger_a_hard_rule() -> None:
+    from nodes.gate import _settled_intents
+
+    def view(intent: str, tier: str) -> dict[str, object]:
+        return {"intent": intent, "sub_intent": None, "classifier_used": tier}
+
+    state = {
+        "intents": [
+            view("refund", "embedding"),
+            view("human_agent", "embedding"),
+            view("billing", "rules"),
+        ]
+    }
+    settled = _settled_intents(state)  # type: ignore[arg-type]
+    assert [v["intent"] for v in settled] == ["refund", "billing"]
+    state["intents"][1]["intent"] = "account_update"
+    assert len(_settled_intents(state)) == 3  # type: ignore[arg-type]
+
+
 def test_sentiment_orders_messages_sensibly() -> None:
     happy = signals.sentiment("thanks so much, that was really helpful")
     neutral = signals.sentiment("where is my order?")

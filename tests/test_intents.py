@@ -37,6 +37,16 @@ def test_rules_find_both_intents_of_the_spec_message() -> None:
         ("I was charged twice for the same order", "billing", "double_charge"),
         ("Please cancel my order ORD-789", "cancel_order", None),
         ("I'm going to sue you", "complaint", "legal_threat"),
+        ("not an order. my whole account. want it gone", "account_update", "close_account"),
+        ("please get rid of my profile", "account_update", "close_account"),
+        ("You billed me $39 for an order that was cancelled", "billing", "dispute"),
+        ("I cancelled ORD-1101 and still got charged", "billing", "dispute"),
+        ("I was charged for something I never ordered", "billing", "dispute"),
+        ("I want to close my Larkspur account.", "account_update", "close_account"),
+        ("theres a $112 charge from you i dont recognize", "billing", "unrecognized_charge"),
+        ("my bank is already investigating the payment", "billing", "dispute"),
+        ("He can't access his old email address any more", "password_reset", "account_recovery"),
+        ("I lost access to my old inbox", "password_reset", "account_recovery"),
     ],
 )  # fmt: skip
 def test_rules(text: str, intent: str, sub_intent: str | None) -> None:

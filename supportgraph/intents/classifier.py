@@ -70,7 +70,8 @@ class IntentClassifier:
 
     def predict_text(self, text: str) -> list[IntentPrediction]:
         """Embed and classify a message (for the command line; the graph embeds once itself)."""
-        vector = self.embedder.embed_one(text) if self.embedder else None
+        own_encoder = self.model is not None and self.model.encoder is not None
+        vector = self.embedder.embed_one(text) if self.embedder and not own_encoder else None
         return self.classify(text, vector)
 
     def rule_intents(self, text: str) -> set[str]:
@@ -82,6 +83,8 @@ class IntentClassifier:
         started = time.perf_counter()
         rule_hits = match_rules(text, self._rule_taxonomy)
         rules_ms = (time.perf_counter() - started) * 1000
+        if self.model is not None and self.model.encoder is not None:
+            vector = self.model.encoder.embed_one(text)
         probs = self._model_probabilities(vector)
         if not rule_hits:
             return self._classify_by_model(text, vector, probs, started)

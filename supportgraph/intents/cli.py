@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import sys
 import time
+from dataclasses import asdict
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from supportgraph.intents.classifier import IntentClassifier
+from supportgraph.intents.encoder_tuning import TuningReport, TuningSettings, finetune_encoder
 from supportgraph.intents.metrics import classification_report
 from supportgraph.intents.model import IntentModel, fit_intent_model, read_labelled_csv
 from supportgraph.intents.taxonomy import load_taxonomy
@@ -19,6 +22,7 @@ from supportgraph.settings import get_settings
 
 app = typer.Typer(help="Train, evaluate and query intent classifiers.", no_args_is_help=True)
 
+ENCODER_FOLDER = "encoder"
 ModelOption = Annotated[
     Path | None, typer.Option("--model", help="model folder; default: the one the agent serves")
 ]
@@ -34,6 +38,19 @@ def _embed(embedder: Embedder, texts: list[str], label: str) -> object:
     return np.vstack(vectors) if vectors else np.zeros((0, 384), dtype=np.float32)
 
 
+class EncoderMode(StrEnum):
+    """Whether training fine-tunes the encoder or keeps it frozen."""
+
+    AUTO = "auto"
+    FROZEN = "frozen"
+    FINETUNE = "finetune"
+
+
+# From this many training rows up, ``auto`` fine-tunes: enough data for the encoder to learn
+# fine distinctions without forgetting what it knew.
+FINETUNE_MIN_ROWS = 1000
+
+
 @app.command()
 def train(
     data: Annotated[Path, typer.Option(help="CSV with columns text,intent")],
@@ -41,23 +58,39 @@ def train(
     validation: Annotated[
         Path | None, typer.Option(help="held-out CSV to fit the unknown threshold on")
     ] = None,
+    encoder: Annotated[
+        EncoderMode,
+        typer.Option(help=f"auto: fine-tune from {FINETUNE_MIN_ROWS} training rows up"),
+    ] = EncoderMode.AUTO,
+    time_budget: Annotated[
+        float, typer.Option(help="seconds the encoder fine-tuning may take", min=30)
+    ] = TuningSettings.time_budget_s,
 ) -> None:
     """Train a model; rows labelled 'unknown' are out-of-scope examples."""
-    embedder = Embedder(get_settings().embedding_model)
+    started = time.perf_counter()
     rows = read_labelled_csv(data)
-    vectors = _embed(embedder, [row.text for row in rows], "embedding training data")
+    texts, labels = [row.text for row in rows], [row.intents[0] for row in rows]
+    finetune = encoder is EncoderMode.FINETUNE or (
+        encoder is EncoderMode.AUTO and len(rows) >= FINETUNE_MIN_ROWS
+    )
+    base = get_settings().embedding_model
+    tuning = None
+    if finetune:
+        tuning = _finetune(base, texts, labels, out / ENCODER_FOLDER, time_budget)
+    embedder = Embedder(str(out / ENCODER_FOLDER) if finetune else base)
+    vectors = _embed(embedder, texts, "embedding training data")
     holdout = None
     if validation is not None:
         held = read_labelled_csv(validation)
         held_vectors = _embed(embedder, [row.text for row in held], "embedding validation data")
         holdout = (held_vectors, [row.intents[0] for row in held])
-    started = time.perf_counter()
     model = fit_intent_model(
         vectors,  # type: ignore[arg-type]
-        [row.intents[0] for row in rows],
+        labels,
         sub_labels=[row.sub_intent for row in rows],
         holdout=holdout,  # type: ignore[arg-type]
     )
+    model.meta.encoder = ENCODER_FOLDER if finetune else None
     model.save(out)
     typer.echo(
         json.dumps(
@@ -66,11 +99,38 @@ def train(
                 "version": model.version,
                 "labels": len(model.meta.labels),
                 "n_train": model.meta.n_train,
+                "encoder": "finetuned" if finetune else "frozen",
+                "tuning": asdict(tuning) if tuning else None,
                 "unknown_threshold": round(model.meta.unknown_threshold, 4),
-                "fit_seconds": round(time.perf_counter() - started, 2),
+                "train_seconds": round(time.perf_counter() - started, 1),
             }
         )
     )
+
+
+def _finetune(
+    base: str | None, texts: list[str], labels: list[str], folder: Path, budget: float
+) -> TuningReport:
+    from tqdm import tqdm
+
+    from supportgraph.knowledge.embedder import packaged_model_path
+
+    with tqdm(desc="fine-tuning the encoder", unit="step") as bar:
+
+        def progress(step: int, total: int, loss: float) -> None:
+            bar.total = total
+            bar.n = step
+            bar.set_postfix(loss=f"{loss:.3f}", refresh=False)
+            bar.refresh()
+
+        return finetune_encoder(
+            base or packaged_model_path(),
+            texts,
+            labels,
+            folder,
+            settings=TuningSettings(time_budget_s=budget),
+            progress=progress,
+        )
 
 
 def _classifier(model_dir: Path | None) -> IntentClassifier:

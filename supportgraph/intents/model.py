@@ -16,6 +16,7 @@ from sklearn.linear_model import LogisticRegression
 
 from supportgraph.db.models import utcnow
 from supportgraph.intents.taxonomy import DATA_DIR, UNKNOWN
+from supportgraph.knowledge.embedder import Embedder
 
 TRAIN_FILE = DATA_DIR / "utterances.csv"
 HOLDOUT_FILE = DATA_DIR / "holdout.csv"
@@ -35,6 +36,7 @@ class ModelMeta:
     n_train: int
     metrics: dict[str, float] = field(default_factory=dict)
     temperature: float = 1.0
+    encoder: str | None = None  # a fine-tuned encoder's folder inside the model folder
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,11 @@ def read_labelled_csv(path: Path) -> list[LabelledText]:
 
 
 class IntentModel:
-    """Logistic regression over unit-length sentence embeddings, with fitted thresholds."""
+    """Logistic regression over unit-length sentence embeddings, with fitted thresholds.
+
+    A model trained with a fine-tuned encoder carries it (``encoder``) and embeds messages
+    with it; otherwise it reads the shared embedding the turn already computed.
+    """
 
     def __init__(
         self,
@@ -78,6 +84,7 @@ class IntentModel:
         self.classifier = classifier
         self.meta = meta
         self.sub_classifier = sub_classifier
+        self.encoder: Embedder | None = None
 
     @property
     def version(self) -> str:
@@ -123,7 +130,10 @@ class IntentModel:
         """Read a model written by :meth:`save`."""
         meta = ModelMeta(**json.loads((directory / "meta.json").read_text()))
         parts = joblib.load(directory / "classifier.joblib")
-        return cls(parts["classifier"], meta, parts.get("sub_classifier"))
+        model = cls(parts["classifier"], meta, parts.get("sub_classifier"))
+        if meta.encoder:
+            model.encoder = Embedder(str(directory / meta.encoder))
+        return model
 
 
 def fit_intent_model(
