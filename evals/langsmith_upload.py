@@ -20,13 +20,22 @@ def langsmith_configured() -> bool:
     return bool(os.environ.get("LANGSMITH_API_KEY") or os.environ.get("LANGCHAIN_API_KEY"))
 
 
+def _inputs(scenario: Scenario) -> dict[str, Any]:
+    return {"customer_id": scenario.customer_id, "messages": [t.message for t in scenario.turns]}
+
+
+def _example_ids(client: Any, dataset_id: Any) -> dict[Any, Any]:
+    """The dataset's examples by scenario id."""
+    return {
+        (example.metadata or {}).get("scenario"): example.id
+        for example in client.list_examples(dataset_id=dataset_id)
+    }
+
+
 def scenario_example(scenario: Scenario) -> dict[str, Any]:
     """A scenario as a dataset example: the customer's turns in, the expectations out."""
     return {
-        "inputs": {
-            "customer_id": scenario.customer_id,
-            "messages": [turn.message for turn in scenario.turns],
-        },
+        "inputs": _inputs(scenario),
         "outputs": {
             "expect": [turn.expect.model_dump(exclude_defaults=True) for turn in scenario.turns],
             "final_state": scenario.final_state,
@@ -54,19 +63,13 @@ def upload_experiment(
         dataset = client.create_dataset(
             dataset_name, description="supportgraph eval scenarios (evals/scenarios)"
         )
-    known = {
-        (example.metadata or {}).get("scenario"): example.id
-        for example in client.list_examples(dataset_id=dataset.id)
-    }
+    known = _example_ids(client, dataset.id)
     missing = [r["scenario"] for r in results if r["scenario"].id not in known]
     if missing:
         client.create_examples(
             dataset_id=dataset.id, examples=[scenario_example(s) for s in missing]
         )
-        known = {
-            (example.metadata or {}).get("scenario"): example.id
-            for example in client.list_examples(dataset_id=dataset.id)
-        }
+        known = _example_ids(client, dataset.id)
     name = experiment or f"supportgraph-{suite or 'all'}-{datetime.now(UTC):%Y%m%d-%H%M%S}"
     client.create_project(name, reference_dataset_id=dataset.id, metadata={"metrics": metrics})
     for result in results:
@@ -75,7 +78,7 @@ def upload_experiment(
         turns = result["turns"]
         client.create_run(
             "supportgraph-turns",
-            scenario_example(scenario)["inputs"],
+            _inputs(scenario),
             "chain",
             id=run_id,
             project_name=name,

@@ -100,10 +100,9 @@ def run_suites(
         results = runs[0]
         knowledge = run_knowledge_eval(workspace.services) if suite in (None, "knowledge") else {}
         escalation = _escalation_suite(workspace) if suite in (None, "escalation") else {}
-    report = _report(results, Prices.from_settings(workspace.services.settings))
-    if not scenarios:  # a knowledge or escalation run: no scenario figures to report
-        report["metrics"] = {}
-    else:
+    report: dict[str, Any] = {"metrics": {}, "failures": []}
+    if scenarios:  # a knowledge or escalation run has no scenario figures to report
+        report = _report(results, Prices.from_settings(workspace.services.settings))
         report["metrics"]["pass_hat_k"] = {
             "k": repeat,
             "value": round(

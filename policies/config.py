@@ -12,11 +12,13 @@ from pydantic import BaseModel, ConfigDict, Field
 DEFAULT_POLICY_FILE = Path(__file__).with_name("policy.toml")
 
 
-class _Frozen(BaseModel):
+class FrozenConfig(BaseModel):
+    """A configuration section: immutable, and unknown keys are an error."""
+
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class RefundPolicy(_Frozen):
+class RefundPolicy(FrozenConfig):
     """Refund limits."""
 
     window_days: int = Field(ge=0)
@@ -25,7 +27,7 @@ class RefundPolicy(_Frozen):
     refundable_statuses: frozenset[str]
 
 
-class OrderPolicy(_Frozen):
+class OrderPolicy(FrozenConfig):
     """What each order status allows."""
 
     cancellable_statuses: frozenset[str]
@@ -33,14 +35,14 @@ class OrderPolicy(_Frozen):
     min_address_chars: int = Field(default=10, ge=1)
 
 
-class EscalationPolicy(_Frozen):
+class EscalationPolicy(FrozenConfig):
     """Hard escalation rules."""
 
     always_escalate: frozenset[str]
     max_turns_before_handoff: int = Field(ge=1)
 
 
-class PolicyConfig(_Frozen):
+class PolicyConfig(FrozenConfig):
     """All policy settings."""
 
     refunds: RefundPolicy

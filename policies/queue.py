@@ -13,7 +13,9 @@ from functools import lru_cache
 from pathlib import Path
 from statistics import fmean
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from policies.config import FrozenConfig
 
 DEFAULT_QUEUE_FILE = Path(__file__).with_name("queue.toml")
 ANY_SKILL = "*"
@@ -21,11 +23,7 @@ ANY_SKILL = "*"
 GENERAL_INTENTS = frozenset({"human_agent", "unknown"})
 
 
-class _Frozen(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class QueueWeights(_Frozen):
+class QueueWeights(FrozenConfig):
     """How much each term counts in the priority."""
 
     sentiment: float = Field(ge=0)
@@ -33,28 +31,28 @@ class QueueWeights(_Frozen):
     order_value: float = Field(ge=0)
 
 
-class QueueSaturation(_Frozen):
+class QueueSaturation(FrozenConfig):
     """Where the waiting and order-value terms reach 1."""
 
     waiting_minutes: float = Field(gt=0)
     order_value: float = Field(gt=0)
 
 
-class UrgentRules(_Frozen):
+class UrgentRules(FrozenConfig):
     """Escalation rules whose tickets jump the queue."""
 
     rules: frozenset[str] = frozenset()
     boost: float = Field(default=1.0, ge=0)
 
 
-class EstimateWindow(_Frozen):
+class EstimateWindow(FrozenConfig):
     """Which resolutions the wait estimate measures."""
 
     recent_resolutions: int = Field(ge=1)
     max_age_days: int = Field(ge=1)
 
 
-class QueueConfig(_Frozen):
+class QueueConfig(FrozenConfig):
     """All queue settings."""
 
     weights: QueueWeights

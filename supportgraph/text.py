@@ -16,10 +16,13 @@ INJECTION = re.compile(
 )
 
 
+STREET_SUFFIXES = (
+    r"St|Street|Ave|Avenue|Rd|Road|Blvd|Boulevard|Ln|Lane|Dr|Drive|Way|Ct|Court|Pl|Place|"
+    r"Ter|Terrace|Pkwy|Parkway|Hwy|Highway"
+)
 STREET_ADDRESS = re.compile(
     r"(?<![-\w])\d{1,6}\s+(?:[A-Za-z0-9.'-]+\s+){0,4}"
-    r"(?:St|Street|Ave|Avenue|Rd|Road|Blvd|Boulevard|Ln|Lane|Dr|Drive|Way|Ct|Court|Pl|Place|"
-    r"Ter|Terrace|Pkwy|Parkway|Hwy|Highway|Rua|Calle)\b\.?"
+    rf"(?:{STREET_SUFFIXES}|Rua|Calle)\b\.?"
     r"(?:[,\s]+[A-Za-z0-9#.' -]+?){0,4}?(?:[,\s]+[A-Z]{2})?(?:[,\s]+\d{5}(?:-\d{4})?)",
     re.IGNORECASE,
 )

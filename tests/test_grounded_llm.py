@@ -5,23 +5,15 @@ from __future__ import annotations
 import pytest
 from fake_models import ToolCallingFake, tool_call
 from langchain_core.messages import AIMessage
-from sqlmodel import Session, select
-from testkit import support_with
+from testkit import ai_messages, support_with
 
-from supportgraph.db.models import CustomerMessage
 from supportgraph.services import Services
 
 QUESTION = "how long does a refund take to show up on my card?"
 
 
 def ai_flags(services: Services, ticket_id: str) -> list[str]:
-    with Session(services.engine) as session:
-        rows = session.exec(
-            select(CustomerMessage).where(
-                CustomerMessage.ticket_id == ticket_id, CustomerMessage.role == "ai"
-            )
-        ).all()
-    return [flag for row in rows for flag in row.flags]
+    return [flag for row in ai_messages(services, ticket_id) for flag in row.flags]
 
 
 @pytest.mark.parametrize(

@@ -11,13 +11,11 @@ import pytest
 from fake_models import ToolCallingFake
 from langchain_core.messages import AIMessage
 from langgraph.checkpoint.memory import InMemorySaver
-from sqlmodel import Session, select
-from testkit import support_with
+from testkit import ai_messages, support_with
 
 from evals.runner import run_suites
 from evals.scenarios import SCENARIO_DIR
 from graph.builder import build_graph
-from supportgraph.db.models import CustomerMessage
 from supportgraph.services import Services
 from supportgraph.support import SupportService
 
@@ -33,21 +31,13 @@ def metered_model() -> ToolCallingFake:
     return ToolCallingFake(responses=[reply])
 
 
-def ai_rows(services: Services, ticket_id: str) -> list[CustomerMessage]:
-    with Session(services.engine) as session:
-        query = select(CustomerMessage).where(
-            CustomerMessage.ticket_id == ticket_id, CustomerMessage.role == "ai"
-        )
-        return list(session.exec(query).all())
-
-
 def test_a_turns_tokens_are_stored_on_its_reply(services: Services) -> None:
     model = metered_model()
     support = support_with(services, model)
     result = support.handle_message(ticket_id=None, customer_id="cust_101", message=QUESTION)
     assert model.calls >= 1
     assert (result.prompt_tokens, result.completion_tokens) == (120 * model.calls, 30 * model.calls)
-    [reply] = ai_rows(support.services, result.ticket_id)
+    [reply] = ai_messages(support.services, result.ticket_id)
     assert (reply.prompt_tokens, reply.completion_tokens) == (120 * model.calls, 30 * model.calls)
 
 
@@ -55,7 +45,7 @@ def test_without_an_llm_no_tokens_are_recorded(services: Services) -> None:
     plain = SupportService(services, build_graph().compile(checkpointer=InMemorySaver()))
     result = plain.handle_message(ticket_id=None, customer_id="cust_101", message=QUESTION)
     assert (result.prompt_tokens, result.completion_tokens) == (0, 0)
-    [reply] = ai_rows(services, result.ticket_id)
+    [reply] = ai_messages(services, result.ticket_id)
     assert reply.prompt_tokens is None and reply.completion_tokens is None
 
 

@@ -95,3 +95,12 @@ def support_with(services: Services, model: BaseChatModel) -> SupportService:
     """A support service over the same data, with a scripted chat model as its LLM."""
     with_llm = Services(services.settings, embedder=services.embedder, llm=model)
     return SupportService(with_llm, build_graph().compile(checkpointer=InMemorySaver()))
+
+
+def ai_messages(services: Services, ticket_id: str) -> list[models.CustomerMessage]:
+    """The AI's stored replies on a ticket."""
+    with Session(services.engine) as session:
+        query = select(models.CustomerMessage).where(
+            models.CustomerMessage.ticket_id == ticket_id, models.CustomerMessage.role == "ai"
+        )
+        return list(session.exec(query).all())

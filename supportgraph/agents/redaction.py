@@ -5,7 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from supportgraph.text import CARD, EMAIL, ORDER_ID, STREET_ADDRESS, mask_card_numbers
+from supportgraph.text import (
+    CARD,
+    EMAIL,
+    ORDER_ID,
+    STREET_ADDRESS,
+    STREET_SUFFIXES,
+    mask_card_numbers,
+)
 
 # Digit groups joined by spaces, dots, dashes or brackets, optionally with a country code;
 # the digit count is checked afterwards (7 to 15, as in E.164).
@@ -17,8 +24,7 @@ ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # A street line without city or ZIP ("12 Alder Lane"); STREET_ADDRESS needs the whole address.
 STREET_LINE = re.compile(
     r"(?<![-\w])\d{1,6}\s+(?:[A-Za-z0-9.'-]+\s+){0,3}"
-    r"(?:St|Street|Ave|Avenue|Rd|Road|Blvd|Boulevard|Ln|Lane|Dr|Drive|Way|Ct|Court|Pl|Place|"
-    r"Ter|Terrace|Pkwy|Parkway|Hwy|Highway)\b\.?(?:,?\s*(?:Apt|Suite|Unit|#)\.?\s*\w+)?",
+    rf"(?:{STREET_SUFFIXES})\b\.?(?:,?\s*(?:Apt|Suite|Unit|#)\.?\s*\w+)?",
     re.IGNORECASE,
 )
 

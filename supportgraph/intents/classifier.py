@@ -83,8 +83,8 @@ class IntentClassifier:
         started = time.perf_counter()
         rule_hits = match_rules(text, self._rule_taxonomy)
         rules_ms = (time.perf_counter() - started) * 1000
-        if self.model is not None and self.model.encoder is not None:
-            vector = self.model.encoder.embed_one(text)
+        if self.model is not None:
+            vector = self.model.message_vector(text, vector)
         probs = self._model_probabilities(vector)
         if not rule_hits:
             return self._classify_by_model(text, vector, probs, started)

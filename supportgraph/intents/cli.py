@@ -73,11 +73,11 @@ def train(
     finetune = encoder is EncoderMode.FINETUNE or (
         encoder is EncoderMode.AUTO and len(rows) >= FINETUNE_MIN_ROWS
     )
-    base = get_settings().embedding_model
+    embedder = Embedder(get_settings().embedding_model)
     tuning = None
     if finetune:
-        tuning = _finetune(base, texts, labels, out / ENCODER_FOLDER, time_budget)
-    embedder = Embedder(str(out / ENCODER_FOLDER) if finetune else base)
+        tuning = _finetune(embedder.model_name, texts, labels, out / ENCODER_FOLDER, time_budget)
+        embedder = Embedder(str(out / ENCODER_FOLDER))
     vectors = _embed(embedder, texts, "embedding training data")
     holdout = None
     if validation is not None:
@@ -109,11 +109,9 @@ def train(
 
 
 def _finetune(
-    base: str | None, texts: list[str], labels: list[str], folder: Path, budget: float
+    base: str, texts: list[str], labels: list[str], folder: Path, budget: float
 ) -> TuningReport:
     from tqdm import tqdm
-
-    from supportgraph.knowledge.embedder import packaged_model_path
 
     with tqdm(desc="fine-tuning the encoder", unit="step") as bar:
 
@@ -124,7 +122,7 @@ def _finetune(
             bar.refresh()
 
         return finetune_encoder(
-            base or packaged_model_path(),
+            base,
             texts,
             labels,
             folder,

@@ -100,15 +100,10 @@ def finetune_encoder(
         weight_decay=settings.weight_decay,
     )
     loss_fn = torch.nn.CrossEntropyLoss(label_smoothing=settings.label_smoothing)
-    pad_id = tokenizer.pad_token_id or 0
 
     def run_step(batch: list[int]) -> float:
-        width = max(lengths[i] for i in batch)
-        ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-        mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for row, i in enumerate(batch):
-            ids[row, : lengths[i]] = torch.tensor(encoded[i])
-            mask[row, : lengths[i]] = 1
+        padded = tokenizer.pad({"input_ids": [encoded[i] for i in batch]}, return_tensors="pt")
+        ids, mask = padded["input_ids"], padded["attention_mask"]
         hidden = encoder(input_ids=ids, attention_mask=mask).last_hidden_state
         weights = mask.unsqueeze(-1).float()
         pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
@@ -128,9 +123,12 @@ def finetune_encoder(
     started = time.perf_counter()
     steps_per_epoch = math.ceil(len(texts) / settings.batch_size)
     first = _length_batches(lengths, settings.batch_size, rng)
-    # Time a few steps at the warm-up learning rate to size the run to the budget.
-    schedule_total = steps_per_epoch * settings.max_epochs
-    scheduler = _warmup_linear(optimizer, schedule_total)
+    # Time a few steps (under a schedule sized for the most epochs) to size the run to the
+    # budget; the schedule then decays over the steps the budget allows.
+    plan = {"total": steps_per_epoch * settings.max_epochs}
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: warmup_linear(step, plan["total"])
+    )
     timed = first[:TIMING_STEPS]
     for batch in timed:
         loss = run_step(batch)
@@ -138,21 +136,19 @@ def finetune_encoder(
     per_step = (time.perf_counter() - started) / max(1, len(timed))
     affordable = int(settings.time_budget_s / (per_step * steps_per_epoch))
     epochs = max(settings.min_epochs, min(settings.max_epochs, affordable))
-    total = steps_per_epoch * epochs
-    scheduler = _warmup_linear(optimizer, total, done=len(timed))
+    plan["total"] = total = steps_per_epoch * epochs
+    rest = first[len(timed) :] + [
+        batch
+        for _ in range(epochs - 1)
+        for batch in _length_batches(lengths, settings.batch_size, rng)
+    ]
     step = len(timed)
-    for epoch in range(epochs):
-        batches = (
-            first[len(timed) :]
-            if epoch == 0
-            else _length_batches(lengths, settings.batch_size, rng)
-        )
-        for batch in batches:
-            loss = run_step(batch)
-            scheduler.step()
-            step += 1
-            if progress:
-                progress(step, total, loss)
+    for batch in rest:
+        loss = run_step(batch)
+        scheduler.step()
+        step += 1
+        if progress:
+            progress(step, total, loss)
     encoder.eval()
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save(str(out_dir))
@@ -166,16 +162,9 @@ def finetune_encoder(
     )
 
 
-def _warmup_linear(optimizer: Any, total_steps: int, done: int = 0) -> Any:
-    """Linear warm-up over the first steps, then linear decay to zero at ``total_steps``."""
-    import torch
-
+def warmup_linear(step: int, total_steps: int) -> float:
+    """The learning-rate factor: linear warm-up, then linear decay to zero at ``total_steps``."""
     warmup = max(1, int(total_steps * WARMUP_SHARE))
-
-    def factor(step: int) -> float:
-        step += done
-        if step < warmup:
-            return (step + 1) / warmup
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    if step < warmup:
+        return (step + 1) / warmup
+    return max(0.0, (total_steps - step) / max(1, total_steps - warmup))

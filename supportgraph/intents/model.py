@@ -86,6 +86,10 @@ class IntentModel:
         self.sub_classifier = sub_classifier
         self.encoder: Embedder | None = None
 
+    def message_vector(self, text: str, shared: np.ndarray | None) -> np.ndarray | None:
+        """The vector this model classifies: its own encoder's, else the turn's shared one."""
+        return self.encoder.embed_one(text) if self.encoder is not None else shared
+
     @property
     def version(self) -> str:
         """The model version recorded with each classification."""
