@@ -89,6 +89,29 @@ def test_classifier_embedding_tier_without_keywords(
     assert predictions[0].classifier_used == "embedding"
 
 
+def test_each_clause_of_a_several_request_message_is_classified(
+    classifier: IntentClassifier, embedder: Embedder
+) -> None:
+    text = (
+        "can i check my gift card balance somewhere? also wheres my phone case. "
+        "and theres a $112 charge from you i dont recognize"
+    )
+    predictions = {p.intent: p for p in classifier.classify(text, embedder.embed_one(text))}
+    assert set(predictions) == {"faq", "order_status", "billing"}
+    gift_cards = predictions["faq"]
+    assert gift_cards.classifier_used == "embedding" and gift_cards.sub_intent == "gift_cards"
+    assert gift_cards.evidence == "can i check my gift card balance somewhere"
+    assert classifier.model is not None and classifier.model.meta.clause_threshold is not None
+    assert gift_cards.confidence >= classifier.model.meta.clause_threshold
+
+
+def test_a_one_request_message_gets_no_clause_intents(
+    classifier: IntentClassifier, embedder: Embedder
+) -> None:
+    text = "I need to change the email on my account. The old address is no longer in use."
+    assert intents_of(classifier, embedder, text) == ["account_update"]
+
+
 def test_classifier_without_model_falls_back_to_unknown() -> None:
     bare = IntentClassifier(TAXONOMY, None)
     [prediction] = bare.classify("what's the weather in Paris", None)

@@ -18,6 +18,7 @@ from supportgraph.demo import ARTICLES_DIR
 from supportgraph.knowledge.chunking import chunk_file
 from supportgraph.knowledge.cli import ingest_path
 from supportgraph.knowledge.grounding import extract_facts, unsupported_facts
+from supportgraph.knowledge.spelling import Speller
 from supportgraph.services import Services
 
 ARTICLES = ("refund-timing", "shipping-times", "returns", "password-reset", "warranty")
@@ -179,3 +180,12 @@ def test_groundedness_check(answer: str, evidence: str, unsupported: list[str]) 
 def test_fact_extraction_finds_each_kind() -> None:
     facts = extract_facts("ORD-789, $5.99, 20%, 3-5 business days, Nov 3, 2026 and 2026-11-03.")
     assert facts == ["$5.99", "20%", "3-5 business days", "2026-11-03", "Nov 3, 2026", "ORD-789"]
+
+
+def test_speller_restores_contractions_typed_without_apostrophes() -> None:
+    speller = Speller(["where is my order", "there is a charge", "I don't know"], ["where"])
+    assert speller.correct("wheres my case? theres a charge I dont recognize") == (
+        "where's my case? there's a charge I don't recognize"
+    )
+    assert speller.correct("Im sure, cant log in") == "I'm sure, can't log in"
+    assert speller.correct("its well") == "its well"  # plain words stay as they are

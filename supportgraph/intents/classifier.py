@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
+from supportgraph.intents.clauses import clause_at, split_clauses
 from supportgraph.intents.model import IntentModel
 from supportgraph.intents.rules import match_rules, sub_intent_for
 from supportgraph.intents.taxonomy import UNKNOWN, Taxonomy
@@ -99,7 +99,8 @@ class IntentClassifier:
             )
             for hit in rule_hits
         ]
-        return predictions + self._extra_model_intents(text, vector, probs, predictions, started)
+        predictions += self._extra_model_intents(text, vector, probs, predictions, started)
+        return predictions + self._clause_intents(text, predictions, started)
 
     def _extra_model_intents(
         self,
@@ -145,7 +146,12 @@ class IntentClassifier:
             verdict = self._ask_llm(text, started)
             if verdict is not None:
                 return verdict
-        if top == UNKNOWN or p1 < self.model.meta.unknown_threshold:
+        assert vector is not None  # there are probabilities only for a vector
+        if (
+            top == UNKNOWN
+            or p1 < self.model.meta.unknown_threshold
+            or self.model.out_of_scope(vector)
+        ):
             return [self._unknown(1.0 - p1 if top != UNKNOWN else p1, started)]
         latency = (time.perf_counter() - started) * 1000
         chosen = [(top, p1)] + [
@@ -153,7 +159,7 @@ class IntentClassifier:
             for label, p in ranked[1:3]
             if label != UNKNOWN and p >= self.model.meta.secondary_threshold
         ]
-        return [
+        predictions = [
             IntentPrediction(
                 intent=label,
                 sub_intent=self._sub_intent(text, label, vector),
@@ -164,6 +170,44 @@ class IntentClassifier:
                 latency_ms=latency,
             )
             for label, p in chosen
+        ]
+        return predictions + self._clause_intents(text, predictions, started)
+
+    def _clause_intents(
+        self, text: str, found: list[IntentPrediction], started: float
+    ) -> list[IntentPrediction]:
+        """Intents of single clauses ("..., and can I get a refund?") the others missed.
+
+        The whole message's embedding is dominated by its longest request; each clause of a
+        several-request message is classified on its own.
+        """
+        model = self.model
+        threshold = model.meta.clause_threshold if model else None
+        encoder = model.encoder or self.embedder if model else None
+        clauses = split_clauses(text)
+        if model is None or threshold is None or encoder is None or len(clauses) < 2:
+            return []
+        vectors = encoder.embed(clauses)
+        in_scope = model.scope_similarity(vectors) >= model.meta.scope_threshold
+        best: dict[str, tuple[float, int]] = {}  # intent -> (probability, clause index)
+        for index, row in enumerate(model.probabilities(vectors)):
+            label, p = model.meta.labels[int(row.argmax())], float(row.max())
+            if in_scope[index] and p >= threshold and p > best.get(label, (0.0, 0))[0]:
+                best[label] = (p, index)
+        known = {prediction.intent for prediction in found} | {UNKNOWN}
+        latency = (time.perf_counter() - started) * 1000
+        return [
+            IntentPrediction(
+                intent=label,
+                sub_intent=self._sub_intent(clauses[index], label, vectors[index]),
+                confidence=p,
+                classifier_used="embedding",
+                model_version=model.version,
+                latency_ms=latency,
+                evidence=clauses[index],
+            )
+            for label, (p, index) in best.items()
+            if label not in known
         ]
 
     def _ask_llm(self, text: str, started: float) -> list[IntentPrediction] | None:
@@ -201,20 +245,3 @@ class IntentClassifier:
         if by_rule or self.model is None or vector is None:
             return by_rule
         return self.model.sub_intent(vector, intent_name)
-
-
-_CLAUSE_BREAK = re.compile(
-    r"[.?!;]+\s+|\s+-\s+|,?\s+(?:and also|also|plus|and)\s+"
-    r"(?=(?:can|could|would|will|i|i'd|i'm|please|what|where|when|how|why|is|are|do|does|my)\b)",
-    re.IGNORECASE,
-)
-
-
-def clause_at(text: str, position: int) -> str:
-    """The sentence or clause of a message that holds a position (the evidence of an intent)."""
-    start = 0
-    for match in _CLAUSE_BREAK.finditer(text):
-        if match.start() >= position:
-            return text[start : match.start()].strip()
-        start = match.end()
-    return text[start:].strip()

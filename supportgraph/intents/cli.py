@@ -16,7 +16,7 @@ from supportgraph.intents.classifier import IntentClassifier
 from supportgraph.intents.encoder_tuning import TuningReport, TuningSettings, finetune_encoder
 from supportgraph.intents.metrics import classification_report
 from supportgraph.intents.model import IntentModel, fit_intent_model, read_labelled_csv
-from supportgraph.intents.taxonomy import load_taxonomy
+from supportgraph.intents.taxonomy import UNKNOWN, load_taxonomy
 from supportgraph.knowledge.embedder import Embedder
 from supportgraph.settings import get_settings
 
@@ -56,7 +56,7 @@ def train(
     data: Annotated[Path, typer.Option(help="CSV with columns text,intent")],
     out: Annotated[Path, typer.Option(help="folder to write the model to")],
     validation: Annotated[
-        Path | None, typer.Option(help="held-out CSV to fit the unknown threshold on")
+        Path | None, typer.Option(help="held-out CSV to calibrate and fit the scope threshold on")
     ] = None,
     encoder: Annotated[
         EncoderMode,
@@ -65,9 +65,20 @@ def train(
     time_budget: Annotated[
         float, typer.Option(help="seconds the encoder fine-tuning may take", min=30)
     ] = TuningSettings.time_budget_s,
+    unknown_recall: Annotated[
+        float | None,
+        typer.Option(
+            help="fit the out-of-scope threshold for this recall on the validation data "
+            "(default: balance it against in-scope accuracy)",
+            min=0.0,
+            max=1.0,
+        ),
+    ] = None,
 ) -> None:
     """Train a model; rows labelled 'unknown' are out-of-scope examples."""
     started = time.perf_counter()
+    if unknown_recall is not None and validation is None:
+        raise typer.BadParameter("--unknown-recall needs --validation with out-of-scope rows")
     rows = read_labelled_csv(data)
     texts, labels = [row.text for row in rows], [row.intents[0] for row in rows]
     finetune = encoder is EncoderMode.FINETUNE or (
@@ -82,6 +93,10 @@ def train(
     holdout = None
     if validation is not None:
         held = read_labelled_csv(validation)
+        if unknown_recall is not None and UNKNOWN not in {row.intents[0] for row in held}:
+            raise typer.BadParameter(
+                "--unknown-recall needs out-of-scope rows (intent 'unknown') in --validation"
+            )
         held_vectors = _embed(embedder, [row.text for row in held], "embedding validation data")
         holdout = (held_vectors, [row.intents[0] for row in held])
     model = fit_intent_model(
@@ -89,6 +104,7 @@ def train(
         labels,
         sub_labels=[row.sub_intent for row in rows],
         holdout=holdout,  # type: ignore[arg-type]
+        unknown_recall=unknown_recall,
     )
     model.meta.encoder = ENCODER_FOLDER if finetune else None
     model.save(out)
@@ -101,7 +117,7 @@ def train(
                 "n_train": model.meta.n_train,
                 "encoder": "finetuned" if finetune else "frozen",
                 "tuning": asdict(tuning) if tuning else None,
-                "unknown_threshold": round(model.meta.unknown_threshold, 4),
+                "scope_threshold": round(model.meta.scope_threshold, 4),
                 "train_seconds": round(time.perf_counter() - started, 1),
             }
         )

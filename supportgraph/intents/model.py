@@ -37,6 +37,12 @@ class ModelMeta:
     metrics: dict[str, float] = field(default_factory=dict)
     temperature: float = 1.0
     encoder: str | None = None  # a fine-tuned encoder's folder inside the model folder
+    # Below this cosine similarity to the nearest intent's centroid a message is out of scope;
+    # -1.0 (never) when no out-of-scope rows were held out to fit it on.
+    scope_threshold: float = -1.0
+    # The probability a clause's own intent needs to be added to a multi-clause message's
+    # intents; None (never) when no multi-intent rows were held out to fit it on.
+    clause_threshold: float | None = None
 
 
 @dataclass(frozen=True)
@@ -70,8 +76,11 @@ def read_labelled_csv(path: Path) -> list[LabelledText]:
 class IntentModel:
     """Logistic regression over unit-length sentence embeddings, with fitted thresholds.
 
-    A model trained with a fine-tuned encoder carries it (``encoder``) and embeds messages
-    with it; otherwise it reads the shared embedding the turn already computed.
+    Which intent a message is comes from the classifier; whether it is any of them comes from
+    its similarity to the nearest intent's centroid, a better out-of-scope signal than the top
+    probability (a softmax is confident far from all training data). A model trained with a
+    fine-tuned encoder carries it (``encoder``) and embeds messages with it; otherwise it reads
+    the shared embedding the turn already computed.
     """
 
     def __init__(
@@ -79,11 +88,13 @@ class IntentModel:
         classifier: LogisticRegression,
         meta: ModelMeta,
         sub_classifier: LogisticRegression | None = None,
+        centroids: np.ndarray | None = None,
     ) -> None:
         """Wrap a fitted classifier, its optional sub-intent classifier, and their metadata."""
         self.classifier = classifier
         self.meta = meta
         self.sub_classifier = sub_classifier
+        self.centroids = centroids
         self.encoder: Embedder | None = None
 
     def message_vector(self, text: str, shared: np.ndarray | None) -> np.ndarray | None:
@@ -102,6 +113,18 @@ class IntentModel:
     def probabilities(self, vectors: np.ndarray) -> np.ndarray:
         """Calibrated class probabilities, columns in ``meta.labels`` order."""
         return softmax(self.logits(vectors) / self.meta.temperature)
+
+    def scope_similarity(self, vectors: np.ndarray) -> np.ndarray:
+        """Each vector's cosine similarity to the nearest in-scope intent's centroid."""
+        vectors = np.atleast_2d(vectors)
+        if self.centroids is None:
+            return np.ones(len(vectors))
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-9)
+        return np.asarray((vectors / norms) @ self.centroids.T).max(axis=1)
+
+    def out_of_scope(self, vector: np.ndarray) -> bool:
+        """Whether a message lies too far from every intent the model knows."""
+        return bool(self.scope_similarity(vector)[0] < self.meta.scope_threshold)
 
     def sub_intent(self, vector: np.ndarray, intent: str) -> str | None:
         """The most likely sub-intent of an intent, when one is likely enough."""
@@ -124,7 +147,11 @@ class IntentModel:
         """Write the model and its metadata to a folder."""
         directory.mkdir(parents=True, exist_ok=True)
         joblib.dump(
-            {"classifier": self.classifier, "sub_classifier": self.sub_classifier},
+            {
+                "classifier": self.classifier,
+                "sub_classifier": self.sub_classifier,
+                "centroids": self.centroids,
+            },
             directory / "classifier.joblib",
         )
         (directory / "meta.json").write_text(json.dumps(asdict(self.meta), indent=2))
@@ -134,7 +161,7 @@ class IntentModel:
         """Read a model written by :meth:`save`."""
         meta = ModelMeta(**json.loads((directory / "meta.json").read_text()))
         parts = joblib.load(directory / "classifier.joblib")
-        model = cls(parts["classifier"], meta, parts.get("sub_classifier"))
+        model = cls(parts["classifier"], meta, parts.get("sub_classifier"), parts.get("centroids"))
         if meta.encoder:
             model.encoder = Embedder(str(directory / meta.encoder))
         return model
@@ -147,8 +174,13 @@ def fit_intent_model(
     sub_labels: Sequence[str | None] | None = None,
     holdout: tuple[np.ndarray, Sequence[str]] | None = None,
     multi: tuple[np.ndarray, Sequence[tuple[str, ...]]] | None = None,
+    unknown_recall: float | None = None,
 ) -> IntentModel:
-    """Fit the classifier, then fit its thresholds on data it was not trained on."""
+    """Fit the classifier, then fit its thresholds on data it was not trained on.
+
+    The scope threshold balances in-scope accuracy against out-of-scope recall on the held-out
+    rows, or, given ``unknown_recall``, is the loosest one that reaches that recall there.
+    """
     classifier = LogisticRegression(C=10.0, max_iter=2000)
     classifier.fit(train_vectors, list(train_labels))
     sub_classifier = _fit_sub_classifier(train_vectors, train_labels, sub_labels)
@@ -162,13 +194,18 @@ def fit_intent_model(
         trained_at=utcnow().isoformat(),
         n_train=len(train_labels),
     )
-    model = IntentModel(classifier, meta, sub_classifier)
+    model = IntentModel(
+        classifier, meta, sub_classifier, intent_centroids(train_vectors, train_labels, labels)
+    )
     if holdout is not None and len(holdout[1]):
         meta.temperature, meta.metrics["ece_before"], meta.metrics["ece_after"] = fit_temperature(
             model, *holdout
         )
-        meta.unknown_threshold, objective = fit_unknown_threshold(model, *holdout)
-        meta.metrics["holdout_objective"] = objective
+        if UNKNOWN in holdout[1]:
+            meta.scope_threshold, objective = fit_scope_threshold(
+                model, *holdout, unknown_recall=unknown_recall
+            )
+            meta.metrics["holdout_objective"] = objective
     if multi is not None and len(multi[1]):
         vectors, intents = multi
         if holdout is not None:
@@ -239,31 +276,96 @@ def _fit_sub_classifier(
     return sub_classifier
 
 
-def fit_unknown_threshold(
-    model: IntentModel, vectors: np.ndarray, labels: Sequence[str]
-) -> tuple[float, float]:
-    """The top-probability cut-off below which a message is 'unknown'.
+def intent_centroids(
+    vectors: np.ndarray, labels: Sequence[str], order: Sequence[str]
+) -> np.ndarray:
+    """The unit-length mean vector of each in-scope intent, rows in ``order``."""
+    truth = np.asarray(labels)
+    means = np.stack([vectors[truth == label].mean(axis=0) for label in order if label != UNKNOWN])
+    return np.asarray(means / np.linalg.norm(means, axis=1, keepdims=True).clip(min=1e-9))
 
-    With out-of-scope rows in the held-out data it maximizes the mean of in-scope accuracy and
-    unknown recall (so a rare 'unknown' class is not ignored); without them, plain accuracy.
-    Returns the threshold and the objective it reached.
+
+def fit_scope_threshold(
+    model: IntentModel,
+    vectors: np.ndarray,
+    labels: Sequence[str],
+    *,
+    unknown_recall: float | None = None,
+) -> tuple[float, float]:
+    """The centroid similarity below which a message is 'unknown', fitted on held-out rows.
+
+    It maximizes the mean of in-scope accuracy and unknown recall (a rare 'unknown' class must
+    not be sacrificed to accuracy), or, given ``unknown_recall``, takes the lowest threshold
+    that reaches it. Returns the threshold and the balanced objective there.
     """
     probs = model.probabilities(vectors)
-    top = probs.max(axis=1)
     predicted = np.array(model.meta.labels)[probs.argmax(axis=1)]
+    similarity = model.scope_similarity(vectors)
     truth = np.array(labels)
     in_scope = truth != UNKNOWN
-    best = (0.0, -1.0)
-    for threshold in np.unique(np.concatenate([[0.0], top])):
-        decided = np.where(top < threshold, UNKNOWN, predicted)
+    seen = np.unique(similarity)
+    points = []
+    # Candidates halfway between neighbouring similarities leave a margin on both sides.
+    for threshold in np.concatenate([[-1.0], (seen[:-1] + seen[1:]) / 2, [np.inf]]):
+        decided = np.where(similarity < threshold, UNKNOWN, predicted)
         correct = decided == truth
-        if in_scope.all():
-            objective = float(correct.mean())
-        else:
-            objective = float((correct[in_scope].mean() + correct[~in_scope].mean()) / 2)
-        if objective > best[1]:
-            best = (float(threshold), objective)
-    return best
+        recall = float(correct[~in_scope].mean())
+        accuracy = float(correct[in_scope].mean()) if in_scope.any() else 1.0
+        points.append((float(threshold), (accuracy + recall) / 2, recall))
+    if unknown_recall is not None:
+        reaching = [point for point in points if point[2] >= unknown_recall]
+        threshold, objective, _ = min(reaching)
+    else:
+        threshold, objective, _ = max(points, key=lambda point: point[1])
+    return threshold, objective
+
+
+def fit_clause_threshold(
+    model: IntentModel,
+    whole: np.ndarray,
+    clause_vectors: Sequence[np.ndarray],
+    intents: Sequence[tuple[str, ...]],
+) -> float | None:
+    """The probability a clause's intent needs to join its message's, maximizing F1.
+
+    ``whole`` holds each message's vector, ``clause_vectors`` each message's clause vectors
+    (none for a one-clause message); the message's own intents (top and secondary) come first,
+    as the classifier decides them. None when adding clause intents never helps.
+    """
+    labels = np.array(model.meta.labels)
+    probs = model.probabilities(whole)
+    base = [_message_intents(row, labels, model.meta.secondary_threshold) for row in probs]
+    clause_tops = [
+        [(str(labels[row.argmax()]), float(row.max())) for row in model.probabilities(vectors)]
+        if len(vectors)
+        else []
+        for vectors in clause_vectors
+    ]
+    best: tuple[float | None, float] = (None, _f1(base, intents))
+    for threshold in np.linspace(0.3, 0.95, 27):
+        found = [
+            found | {label for label, p in tops if p >= threshold and label != UNKNOWN}
+            for found, tops in zip(base, clause_tops, strict=True)
+        ]
+        if (score := _f1(found, intents)) > best[1]:
+            best = (round(float(threshold), 4), score)
+    return best[0]
+
+
+def _message_intents(row: np.ndarray, labels: np.ndarray, secondary: float) -> set[str]:
+    found = {str(labels[i]) for i in np.argsort(row)[::-1][:3] if row[i] >= secondary}
+    found.add(str(labels[int(row.argmax())]))
+    found.discard(UNKNOWN)
+    return found
+
+
+def _f1(found: Sequence[set[str]], intents: Sequence[tuple[str, ...]]) -> float:
+    tp = fp = fn = 0
+    for predicted, gold in zip(found, intents, strict=True):
+        tp += len(predicted & set(gold))
+        fp += len(predicted - set(gold))
+        fn += len(set(gold) - predicted)
+    return 2 * tp / max(1, 2 * tp + fp + fn)
 
 
 def fit_secondary_threshold(
@@ -271,18 +373,10 @@ def fit_secondary_threshold(
 ) -> float:
     """The probability a second intent needs to be reported, maximizing F1 on multi-intent data."""
     probs = model.probabilities(vectors)
-    labels = model.meta.labels
+    labels = np.array(model.meta.labels)
     best = (1.0, -1.0)
     for threshold in np.linspace(0.05, 0.6, 23):
-        tp = fp = fn = 0
-        for row, gold in zip(probs, intents, strict=True):
-            found = {labels[i] for i in np.argsort(row)[::-1][:3] if row[i] >= threshold}
-            found.add(labels[int(row.argmax())])
-            found.discard(UNKNOWN)
-            tp += len(found & set(gold))
-            fp += len(found - set(gold))
-            fn += len(set(gold) - found)
-        f1 = 2 * tp / max(1, 2 * tp + fp + fn)
+        f1 = _f1([_message_intents(row, labels, threshold) for row in probs], intents)
         if f1 > best[1]:
             best = (float(threshold), f1)
     return best[0]

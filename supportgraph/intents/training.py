@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+
+from supportgraph.intents.clauses import split_clauses
 from supportgraph.intents.model import (
     HOLDOUT_FILE,
     MULTI_FILE,
     TRAIN_FILE,
     IntentModel,
     LabelledText,
+    fit_clause_threshold,
     fit_intent_model,
     read_labelled_csv,
 )
+from supportgraph.intents.taxonomy import UNKNOWN
 from supportgraph.knowledge.embedder import Embedder
 
 
@@ -35,13 +40,24 @@ def fit_rows(
         if multi
         else None
     )
-    return fit_intent_model(
+    model = fit_intent_model(
         vectors,
         [row.intents[0] for row in train],
         sub_labels=[row.sub_intent for row in train],
         holdout=held,
         multi=several,
     )
+    if multi:
+        # Multi-intent rows teach when a clause adds an intent; single ones when it must not.
+        rows = [*multi, *(row for row in holdout if row.intents[0] != UNKNOWN)]
+        clauses = [split_clauses(row.text) for row in rows]
+        model.meta.clause_threshold = fit_clause_threshold(
+            model,
+            embedder.embed([row.text for row in rows]),
+            [embedder.embed(parts) if len(parts) > 1 else np.zeros((0, 0)) for parts in clauses],
+            [row.intents for row in rows],
+        )
+    return model
 
 
 def train_default_model(embedder: Embedder) -> IntentModel:

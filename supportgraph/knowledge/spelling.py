@@ -15,6 +15,41 @@ from pathlib import Path
 _WORD = re.compile(r"[A-Za-z]+")
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 MIN_LENGTH = 4
+# Contractions typed without the apostrophe. They are not typos of a nearby word: one edit
+# turns "dont" into "don" and "theres" into "there", which loses the negation or the verb.
+# Words that are also plain words ("its", "ill", "well", "id") are left out.
+_WITH_APOSTROPHES = (
+    "don't",
+    "doesn't",
+    "didn't",
+    "can't",
+    "won't",
+    "isn't",
+    "aren't",
+    "wasn't",
+    "weren't",
+    "hasn't",
+    "haven't",
+    "hadn't",
+    "couldn't",
+    "shouldn't",
+    "wouldn't",
+    "i'm",
+    "i've",
+    "you're",
+    "you've",
+    "they're",
+    "they've",
+    "we've",
+    "that's",
+    "what's",
+    "where's",
+    "there's",
+    "here's",
+    "how's",
+    "who's",
+)
+CONTRACTIONS = {word.replace("'", ""): word for word in _WITH_APOSTROPHES}
 
 
 def _edits1(word: str) -> set[str]:
@@ -47,6 +82,9 @@ class Speller:
     def correct_word(self, word: str) -> str:
         """The word, or its most frequent one-edit neighbour in the domain vocabulary."""
         lower = word.lower()
+        if lower in CONTRACTIONS:
+            restored = CONTRACTIONS[lower]
+            return restored.capitalize() if word[0].isupper() else restored
         if len(lower) < MIN_LENGTH or lower in self.counts or lower in self.english:
             return word
         candidates = [c for c in _edits1(lower) if c in self.counts]

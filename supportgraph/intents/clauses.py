@@ -1,0 +1,27 @@
+"""Clauses of a message: where one request ends and the next begins."""
+
+from __future__ import annotations
+
+import re
+
+CLAUSE_BREAK = re.compile(
+    r"[.?!;]+\s+|\s+-\s+|,?\s+(?:and also|also|plus|and)\s+"
+    r"(?=(?:can|could|would|will|i|i'd|i'm|please|what|where|when|how|why|is|are|do|does|my)\b)",
+    re.IGNORECASE,
+)
+
+
+def clause_at(text: str, position: int) -> str:
+    """The sentence or clause of a message that holds a position (the evidence of an intent)."""
+    start = 0
+    for match in CLAUSE_BREAK.finditer(text):
+        if match.start() >= position:
+            return text[start : match.start()].strip()
+        start = match.end()
+    return text[start:].strip()
+
+
+def split_clauses(text: str) -> list[str]:
+    """The message's clauses of two words or more (one element for a one-request message)."""
+    parts = (part.strip() for part in CLAUSE_BREAK.split(text))
+    return [part for part in parts if len(part.split()) >= 2]

@@ -1,0 +1,123 @@
+"""``supportgraph classifier`` on a company's own CSV: train, eval and predict, out-of-scope too."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_encoder_tuning import ROWS, write_csv
+from typer.testing import CliRunner
+
+from supportgraph.cli import app
+from supportgraph.intents.model import IntentModel, fit_intent_model
+from supportgraph.intents.taxonomy import UNKNOWN
+
+HELD_OUT = {
+    "roaming_charges": ["my bill is crazy after my holiday in Italy", "extra fees for data abroad"],
+    "sim_not_working": ["the phone can't read my sim", "sim error since yesterday"],
+    "unlock_handset": ["unlock code for my phone please", "can I take my phone to another carrier"],
+    UNKNOWN: [
+        "what's the weather in Paris tomorrow",
+        "recommend a good pasta recipe",
+        "who won the football match last night",
+        "how tall is mount everest",
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, object]]:
+    folder = tmp_path_factory.mktemp("classifier")
+    write_csv(folder / "train.csv", ROWS)
+    write_csv(folder / "validation.csv", HELD_OUT)
+    result = CliRunner().invoke(
+        app,
+        [
+            *("classifier", "train", "--data", str(folder / "train.csv")),
+            *("--validation", str(folder / "validation.csv"), "--out", str(folder / "model")),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    return folder, json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_train_fits_a_scope_threshold_on_the_held_out_out_of_scope_rows(
+    trained: tuple[Path, dict[str, object]],
+) -> None:
+    folder, report = trained
+    assert report["encoder"] == "frozen"  # 18 rows: too few to fine-tune
+    model = IntentModel.load(folder / "model")
+    assert UNKNOWN not in model.meta.labels  # never trained on out-of-scope rows
+    assert round(model.meta.scope_threshold, 4) == report["scope_threshold"] > -1.0
+    assert model.centroids is not None and model.centroids.shape == (3, 384)
+
+
+def test_eval_prints_the_figures_of_a_labelled_file(
+    trained: tuple[Path, dict[str, object]],
+) -> None:
+    folder, _ = trained
+    result = CliRunner().invoke(
+        app,
+        [
+            "classifier",
+            "eval",
+            "--model",
+            str(folder / "model"),
+            "--data",
+            str(folder / "validation.csv"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert figures["n"] == 10
+    assert figures["unknown_recall"] == 1.0 and figures["in_scope_accuracy"] == 1.0
+    assert figures["accuracy"] == figures["macro_f1"] == figures["unknown_precision"] == 1.0
+    assert 0 < figures["p50_ms"] <= figures["p95_ms"]
+
+
+def test_predict_answers_out_of_scope_messages_with_unknown(
+    trained: tuple[Path, dict[str, object]],
+) -> None:
+    folder, _ = trained
+    messages = ["my sim card is not recognised", "what's a good film to watch tonight"]
+    result = CliRunner().invoke(
+        app, ["classifier", "predict", "--model", str(folder / "model")], input="\n".join(messages)
+    )
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert [line["intent"] for line in lines] == ["sim_not_working", UNKNOWN]
+    assert all(line["classifier_used"] == "embedding" for line in lines)
+    assert lines[0]["confidence"] > 0.5
+
+
+def test_unknown_recall_needs_out_of_scope_validation_rows(tmp_path: Path) -> None:
+    write_csv(tmp_path / "train.csv", ROWS)
+    write_csv(tmp_path / "validation.csv", {"sim_not_working": ["sim error"]})
+    base = ["classifier", "train", "--data", str(tmp_path / "train.csv")]
+    base += ["--out", str(tmp_path / "model"), "--unknown-recall", "0.9"]
+    missing = CliRunner().invoke(app, base)
+    assert missing.exit_code == 2 and "--validation" in missing.output
+    validation = ["--validation", str(tmp_path / "validation.csv")]
+    in_scope_only = CliRunner().invoke(app, [*base, *validation])
+    assert in_scope_only.exit_code == 2 and "out-of-scope rows" in in_scope_only.output
+    assert not (tmp_path / "model").exists()
+
+
+def test_a_stated_unknown_recall_is_reached_on_the_held_out_rows() -> None:
+    rng = np.random.default_rng(3)
+    centers = np.eye(4)[:3] * 3.0
+    train = np.vstack([center + rng.normal(0, 0.6, (30, 4)) for center in centers])
+    labels = [label for label in ("a", "b", "c") for _ in range(30)]
+    held = np.vstack([centers[0] + rng.normal(0, 0.6, (20, 4)), rng.normal(0, 1.5, (20, 4))])
+    held_labels = ["a"] * 20 + [UNKNOWN] * 20
+
+    def unknown_recall(model: IntentModel) -> float:
+        return float(np.mean(model.scope_similarity(held[20:]) < model.meta.scope_threshold))
+
+    balanced = fit_intent_model(train, labels, holdout=(held, held_labels))
+    strict = fit_intent_model(train, labels, holdout=(held, held_labels), unknown_recall=0.95)
+    assert unknown_recall(strict) >= 0.95
+    assert strict.meta.scope_threshold >= balanced.meta.scope_threshold
+    assert fit_intent_model(train, labels).meta.scope_threshold == -1.0  # nothing to fit it on
