@@ -178,9 +178,9 @@ def _order_action(action: str) -> Handler:
         if order is None:
             return _missing_order_part(state, view["intent"]), None
         arguments: dict[str, Any] = {"order_id": order["id"]}
-        amounts = state["entities"]["amounts"]
-        if action == "process_refund" and amounts:
-            arguments["amount"] = amounts[0]
+        amount = text_tools.requested_refund_amount(state["message"])
+        if action == "process_refund" and amount is not None:
+            arguments["amount"] = amount
         row = action_tools.propose(ctx, action, arguments)
         return proposal_part(view["intent"], row, order.get("facts", {}), [order["id"]]), row
 

@@ -49,6 +49,28 @@ def amounts(text: str) -> list[str]:
     return [match.group(1).replace(",", "") for match in AMOUNT.finditer(text)]
 
 
+# A refund asked for in parts: each part could pass the approval ceiling that the whole would not.
+SPLIT_REFUND = re.compile(
+    r"\bsplit(?:ting)?\b|\bbreak(?:ing)?\b[^.?!]{0,40}\binto\b"
+    r"|\b(?:two|three|four|\d+|several|multiple) (?:separate |smaller )?"
+    r"(?:refunds|parts|payments)\b"
+    r"|\b(?:ask for|refund|do|send) the (?:rest|remainder)\b|\bthe other \$"
+    r"|\beach (?:one |refund )?(?:is )?(?:under|below)\b",
+    re.IGNORECASE,
+)
+
+
+def requested_refund_amount(text: str) -> str | None:
+    """The one refund amount the message asks for, or None: all that is left on the order.
+
+    A message naming several amounts ("over $500 needs approval, so refund $400") or asking
+    for a refund in parts has no single amount to act on; reading it as the whole remaining
+    sum lets the approval ceiling judge what is really asked for.
+    """
+    found = set(amounts(text))
+    return found.pop() if len(found) == 1 and not SPLIT_REFUND.search(text) else None
+
+
 def emails(text: str) -> list[str]:
     """Email addresses mentioned."""
     return EMAIL.findall(text)
