@@ -31,6 +31,8 @@ def test_rules_find_both_intents_of_the_spec_message() -> None:
     ("text", "intent", "sub_intent"),
     [
         ("I want to talk to a human", "human_agent", None),
+        ("gimme a real person rn", "human_agent", None),
+        ("Live agent please!", "human_agent", None),
         ("I forgot my password", "password_reset", None),
         ("I lost access to my email and forgot my password", "password_reset",
          "account_recovery"),
@@ -57,6 +59,14 @@ def test_rules(text: str, intent: str, sub_intent: str | None) -> None:
 
 def test_rules_stay_silent_out_of_scope() -> None:
     assert match_rules("what's the weather in Paris", TAXONOMY) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["What time do your human support agents log off on weekdays?", "r u a real person or an AI"],
+)
+def test_a_person_mentioned_is_not_a_person_asked_for(text: str) -> None:
+    assert "human_agent" not in {m.intent for m in match_rules(text, TAXONOMY)}
 
 
 def test_classifier_spec_message(classifier: IntentClassifier, embedder: Embedder) -> None:

@@ -39,6 +39,7 @@ class TuningSettings:
     label_smoothing: float = 0.1
     max_tokens: int = 64
     seed: int = 13
+    freeze_word_embeddings: bool = False
 
 
 @dataclass(frozen=True)
@@ -92,9 +93,12 @@ def finetune_encoder(
     lengths = [len(ids) for ids in encoded]
     dimension = int(encoder.config.hidden_size)
     head = torch.nn.Parameter(torch.randn(len(classes), dimension) * 0.02)
+    if settings.freeze_word_embeddings:
+        encoder.get_input_embeddings().weight.requires_grad_(False)
+    trained = [parameter for parameter in encoder.parameters() if parameter.requires_grad]
     optimizer = torch.optim.AdamW(
         [
-            {"params": list(encoder.parameters()), "lr": settings.learning_rate},
+            {"params": trained, "lr": settings.learning_rate},
             {"params": [head], "lr": settings.head_learning_rate, "weight_decay": 0.0},
         ],
         weight_decay=settings.weight_decay,
@@ -115,7 +119,7 @@ def finetune_encoder(
         loss = loss_fn(logits, targets[batch])
         optimizer.zero_grad()
         loss.backward()
-        torch.nn.utils.clip_grad_norm_(encoder.parameters(), 1.0)
+        torch.nn.utils.clip_grad_norm_(trained, 1.0)
         optimizer.step()
         return float(loss.item())
 

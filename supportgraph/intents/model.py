@@ -22,6 +22,9 @@ TRAIN_FILE = DATA_DIR / "utterances.csv"
 HOLDOUT_FILE = DATA_DIR / "holdout.csv"
 MULTI_FILE = DATA_DIR / "multi_intent.csv"
 SUB_INTENT_SHARE = 0.5
+# A missed request goes unanswered; an extra intent costs a sentence of the reply (and the
+# escalation gate judges it on its own), so the multi-intent fit weighs recall twice.
+RECALL_WEIGHT = 2.0
 
 
 @dataclass
@@ -173,7 +176,6 @@ def fit_intent_model(
     *,
     sub_labels: Sequence[str | None] | None = None,
     holdout: tuple[np.ndarray, Sequence[str]] | None = None,
-    multi: tuple[np.ndarray, Sequence[tuple[str, ...]]] | None = None,
     unknown_recall: float | None = None,
 ) -> IntentModel:
     """Fit the classifier, then fit its thresholds on data it was not trained on.
@@ -206,14 +208,6 @@ def fit_intent_model(
                 model, *holdout, unknown_recall=unknown_recall
             )
             meta.metrics["holdout_objective"] = objective
-    if multi is not None and len(multi[1]):
-        vectors, intents = multi
-        if holdout is not None:
-            # Single-intent rows teach the threshold when NOT to add a second intent.
-            single = [i for i, label in enumerate(holdout[1]) if label != UNKNOWN]
-            vectors = np.vstack([vectors, holdout[0][single]])
-            intents = [*intents, *((holdout[1][i],) for i in single)]
-        meta.secondary_threshold = fit_secondary_threshold(model, vectors, intents)
     return model
 
 
@@ -320,36 +314,39 @@ def fit_scope_threshold(
     return threshold, objective
 
 
-def fit_clause_threshold(
+def fit_multi_intent_thresholds(
     model: IntentModel,
     whole: np.ndarray,
     clause_vectors: Sequence[np.ndarray],
     intents: Sequence[tuple[str, ...]],
-) -> float | None:
-    """The probability a clause's intent needs to join its message's, maximizing F1.
+) -> tuple[float, float | None]:
+    """The secondary and clause thresholds that together maximize intent-set F2 (recall first).
 
-    ``whole`` holds each message's vector, ``clause_vectors`` each message's clause vectors
-    (none for a one-clause message); the message's own intents (top and secondary) come first,
-    as the classifier decides them. None when adding clause intents never helps.
+    ``whole`` holds each message's vector and ``clause_vectors`` each message's clause vectors
+    (none for a one-clause message). A message's intents are its top one, the runners-up whose
+    probability reaches the secondary threshold, and each clause's top intent whose
+    probability reaches the clause threshold (None: clauses never add one).
     """
     labels = np.array(model.meta.labels)
     probs = model.probabilities(whole)
-    base = [_message_intents(row, labels, model.meta.secondary_threshold) for row in probs]
     clause_tops = [
         [(str(labels[row.argmax()]), float(row.max())) for row in model.probabilities(vectors)]
         if len(vectors)
         else []
         for vectors in clause_vectors
     ]
-    best: tuple[float | None, float] = (None, _f1(base, intents))
-    for threshold in np.linspace(0.3, 0.95, 27):
-        found = [
-            found | {label for label, p in tops if p >= threshold and label != UNKNOWN}
-            for found, tops in zip(base, clause_tops, strict=True)
-        ]
-        if (score := _f1(found, intents)) > best[1]:
-            best = (round(float(threshold), 4), score)
-    return best[0]
+    best: tuple[float, float | None, float] = (1.0, None, -1.0)
+    for secondary in np.linspace(0.05, 0.6, 23):
+        base = [_message_intents(row, labels, float(secondary)) for row in probs]
+        for clause in [None, *(float(c) for c in np.linspace(0.3, 0.95, 27))]:
+            found = [
+                (message | {label for label, p in tops if clause is not None and p >= clause})
+                - {UNKNOWN}
+                for message, tops in zip(base, clause_tops, strict=True)
+            ]
+            if (score := _f_score(found, intents)) > best[2]:
+                best = (round(float(secondary), 4), clause and round(clause, 4), score)
+    return best[0], best[1]
 
 
 def _message_intents(row: np.ndarray, labels: np.ndarray, secondary: float) -> set[str]:
@@ -359,24 +356,12 @@ def _message_intents(row: np.ndarray, labels: np.ndarray, secondary: float) -> s
     return found
 
 
-def _f1(found: Sequence[set[str]], intents: Sequence[tuple[str, ...]]) -> float:
+def _f_score(found: Sequence[set[str]], intents: Sequence[tuple[str, ...]]) -> float:
+    """F-beta of the intents found, with recall weighted ``RECALL_WEIGHT`` times precision."""
     tp = fp = fn = 0
     for predicted, gold in zip(found, intents, strict=True):
         tp += len(predicted & set(gold))
         fp += len(predicted - set(gold))
         fn += len(set(gold) - predicted)
-    return 2 * tp / max(1, 2 * tp + fp + fn)
-
-
-def fit_secondary_threshold(
-    model: IntentModel, vectors: np.ndarray, intents: Sequence[tuple[str, ...]]
-) -> float:
-    """The probability a second intent needs to be reported, maximizing F1 on multi-intent data."""
-    probs = model.probabilities(vectors)
-    labels = np.array(model.meta.labels)
-    best = (1.0, -1.0)
-    for threshold in np.linspace(0.05, 0.6, 23):
-        f1 = _f1([_message_intents(row, labels, threshold) for row in probs], intents)
-        if f1 > best[1]:
-            best = (float(threshold), f1)
-    return best[0]
+    beta2 = RECALL_WEIGHT**2
+    return (1 + beta2) * tp / max(1, (1 + beta2) * tp + beta2 * fn + fp)

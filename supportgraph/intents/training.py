@@ -13,8 +13,8 @@ from supportgraph.intents.model import (
     TRAIN_FILE,
     IntentModel,
     LabelledText,
-    fit_clause_threshold,
     fit_intent_model,
+    fit_multi_intent_thresholds,
     read_labelled_csv,
 )
 from supportgraph.intents.taxonomy import UNKNOWN
@@ -35,23 +35,18 @@ def fit_rows(
         if holdout
         else None
     )
-    several = (
-        (embedder.embed([row.text for row in multi]), [row.intents for row in multi])
-        if multi
-        else None
-    )
     model = fit_intent_model(
         vectors,
         [row.intents[0] for row in train],
         sub_labels=[row.sub_intent for row in train],
         holdout=held,
-        multi=several,
     )
     if multi:
-        # Multi-intent rows teach when a clause adds an intent; single ones when it must not.
+        # Multi-intent rows teach when to add an intent; single-intent ones when not to.
         rows = [*multi, *(row for row in holdout if row.intents[0] != UNKNOWN)]
         clauses = [split_clauses(row.text) for row in rows]
-        model.meta.clause_threshold = fit_clause_threshold(
+        meta = model.meta
+        meta.secondary_threshold, meta.clause_threshold = fit_multi_intent_thresholds(
             model,
             embedder.embed([row.text for row in rows]),
             [embedder.embed(parts) if len(parts) > 1 else np.zeros((0, 0)) for parts in clauses],
