@@ -7,24 +7,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from test_encoder_tuning import ROWS, write_csv
+from test_encoder_tuning import HELD_OUT, ROWS, write_csv
 from typer.testing import CliRunner
 
 from supportgraph.cli import app
 from supportgraph.intents.model import IntentModel, fit_intent_model
 from supportgraph.intents.taxonomy import UNKNOWN
-
-HELD_OUT = {
-    "roaming_charges": ["my bill is crazy after my holiday in Italy", "extra fees for data abroad"],
-    "sim_not_working": ["the phone can't read my sim", "sim error since yesterday"],
-    "unlock_handset": ["unlock code for my phone please", "can I take my phone to another carrier"],
-    UNKNOWN: [
-        "what's the weather in Paris tomorrow",
-        "recommend a good pasta recipe",
-        "who won the football match last night",
-        "how tall is mount everest",
-    ],
-}
 
 
 @pytest.fixture(scope="module")

@@ -6,12 +6,17 @@ import csv
 import json
 from pathlib import Path
 
+import numpy as np
+import torch
+from sentence_transformers import SentenceTransformer
 from typer.testing import CliRunner
 
 from supportgraph.cli import app
 from supportgraph.intents.classifier import IntentClassifier
-from supportgraph.intents.model import IntentModel
+from supportgraph.intents.model import IntentModel, intent_centroids
 from supportgraph.intents.taxonomy import load_taxonomy
+from supportgraph.knowledge.embedder import Embedder
+from supportgraph.settings import get_settings
 
 ROWS = {
     "roaming_charges": [
@@ -40,6 +45,18 @@ ROWS = {
     ],
 }
 
+HELD_OUT = {
+    "roaming_charges": ["my bill is crazy after my holiday in Italy", "extra fees for data abroad"],
+    "sim_not_working": ["the phone can't read my sim", "sim error since yesterday"],
+    "unlock_handset": ["unlock code for my phone please", "can I take my phone to another carrier"],
+    "unknown": [
+        "what's the weather in Paris tomorrow",
+        "recommend a good pasta recipe",
+        "who won the football match last night",
+        "how tall is mount everest",
+    ],
+}
+
 
 def write_csv(path: Path, rows: dict[str, list[str]]) -> None:
     with path.open("w", newline="") as handle:
@@ -52,22 +69,38 @@ def write_csv(path: Path, rows: dict[str, list[str]]) -> None:
 def test_train_finetunes_the_encoder_and_the_model_serves_with_it(tmp_path: Path) -> None:
     data = tmp_path / "train.csv"
     write_csv(data, ROWS)
+    write_csv(tmp_path / "validation.csv", HELD_OUT)
     out = tmp_path / "model"
     result = CliRunner().invoke(
         app,
         [
             *("classifier", "train", "--data", str(data), "--out", str(out)),
             *("--encoder", "finetune", "--time-budget", "30"),
+            *("--validation", str(tmp_path / "validation.csv")),
         ],
     )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout.strip().splitlines()[-1])
+    base = Embedder(get_settings().embedding_model).model_name
     assert report["encoder"] == "finetuned"
     assert report["tuning"]["epochs"] >= 1 and report["tuning"]["steps"] >= 1
     assert (out / "encoder").is_dir()
+    folders = (str(out / "encoder"), base)
+    tuned, original = (SentenceTransformer(path, device="cpu")[0].auto_model for path in folders)
+    # The word embeddings stay as they were; the layers above them learned.
+    assert torch.equal(tuned.get_input_embeddings().weight, original.get_input_embeddings().weight)
+    assert not torch.equal(
+        tuned.encoder.layer[-1].output.dense.weight, original.encoder.layer[-1].output.dense.weight
+    )
 
     model = IntentModel.load(out)
     assert model.meta.encoder == "encoder" and model.encoder is not None
+    # Scope is measured with the base encoder: its centroids, its threshold.
+    texts = [text for rows in ROWS.values() for text in rows]
+    labels = [label for label, rows in ROWS.items() for _ in rows]
+    base_centroids = intent_centroids(Embedder(base).embed(texts), labels, model.meta.labels)
+    assert np.allclose(model.centroids, base_centroids, atol=1e-5)
+    assert model.meta.scope_threshold > -1.0
     classifier = IntentClassifier(load_taxonomy(), model)
     # No shared embedder: the model embeds with its own tuned encoder.
     top = classifier.predict_text("my sim card is not recognised")[0]

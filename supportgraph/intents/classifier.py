@@ -70,24 +70,26 @@ class IntentClassifier:
 
     def predict_text(self, text: str) -> list[IntentPrediction]:
         """Embed and classify a message (for the command line; the graph embeds once itself)."""
-        own_encoder = self.model is not None and self.model.encoder is not None
-        vector = self.embedder.embed_one(text) if self.embedder and not own_encoder else None
-        return self.classify(text, vector)
+        return self.classify(text, self.embedder.embed_one(text) if self.embedder else None)
 
     def rule_intents(self, text: str) -> set[str]:
         """The intents keyword rules recognise in the text."""
         return {hit.intent for hit in match_rules(text, self._rule_taxonomy)}
 
     def classify(self, text: str, vector: np.ndarray | None) -> list[IntentPrediction]:
-        """All intents of the message, the primary one first."""
+        """All intents of the message, the primary one first.
+
+        ``vector`` is the message's embedding by the shared (base) encoder.
+        """
         started = time.perf_counter()
         rule_hits = match_rules(text, self._rule_taxonomy)
         rules_ms = (time.perf_counter() - started) * 1000
+        base = vector
         if self.model is not None:
             vector = self.model.message_vector(text, vector)
         probs = self._model_probabilities(vector)
         if not rule_hits:
-            return self._classify_by_model(text, vector, probs, started)
+            return self._classify_by_model(text, vector, base, probs, started)
         predictions = [
             IntentPrediction(
                 intent=hit.intent,
@@ -135,7 +137,12 @@ class IntentClassifier:
         return dict(zip(self.model.meta.labels, (float(p) for p in row), strict=True))
 
     def _classify_by_model(
-        self, text: str, vector: np.ndarray | None, probs: dict[str, float], started: float
+        self,
+        text: str,
+        vector: np.ndarray | None,
+        base: np.ndarray | None,
+        probs: dict[str, float],
+        started: float,
     ) -> list[IntentPrediction]:
         ranked = sorted(probs.items(), key=lambda item: item[1], reverse=True)
         if not ranked:
@@ -146,11 +153,10 @@ class IntentClassifier:
             verdict = self._ask_llm(text, started)
             if verdict is not None:
                 return verdict
-        assert vector is not None  # there are probabilities only for a vector
         if (
             top == UNKNOWN
             or p1 < self.model.meta.unknown_threshold
-            or self.model.out_of_scope(vector)
+            or self.model.out_of_scope(base)
         ):
             return [self._unknown(1.0 - p1 if top != UNKNOWN else p1, started)]
         latency = (time.perf_counter() - started) * 1000
@@ -188,7 +194,8 @@ class IntentClassifier:
         if model is None or threshold is None or encoder is None or len(clauses) < 2:
             return []
         vectors = encoder.embed(clauses)
-        in_scope = model.scope_similarity(vectors) >= model.meta.scope_threshold
+        base = self.embedder.embed(clauses) if model.encoder and self.embedder else vectors
+        in_scope = model.scope_similarity(base) >= model.meta.scope_threshold
         best: dict[str, tuple[float, int]] = {}  # intent -> (probability, clause index)
         for index, row in enumerate(model.probabilities(vectors)):
             label, p = model.meta.labels[int(row.argmax())], float(row.max())

@@ -10,6 +10,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
+import numpy as np
 import typer
 
 from supportgraph.intents.classifier import IntentClassifier
@@ -28,12 +29,10 @@ ModelOption = Annotated[
 ]
 
 
-def _embed(embedder: Embedder, texts: list[str], label: str) -> object:
+def _embed(embedder: Embedder, texts: list[str], label: str) -> np.ndarray:
     from tqdm import tqdm
 
     batches = [texts[i : i + 256] for i in range(0, len(texts), 256)]
-    import numpy as np
-
     vectors = [embedder.embed(batch) for batch in tqdm(batches, desc=label, unit="batch")]
     return np.vstack(vectors) if vectors else np.zeros((0, 384), dtype=np.float32)
 
@@ -81,30 +80,32 @@ def train(
         raise typer.BadParameter("--unknown-recall needs --validation with out-of-scope rows")
     rows = read_labelled_csv(data)
     texts, labels = [row.text for row in rows], [row.intents[0] for row in rows]
+    held = read_labelled_csv(validation) if validation is not None else []
+    held_texts, held_labels = [row.text for row in held], [row.intents[0] for row in held]
+    if unknown_recall is not None and UNKNOWN not in held_labels:
+        raise typer.BadParameter(
+            "--unknown-recall needs out-of-scope rows (intent 'unknown') in --validation"
+        )
     finetune = encoder is EncoderMode.FINETUNE or (
         encoder is EncoderMode.AUTO and len(rows) >= FINETUNE_MIN_ROWS
     )
-    embedder = Embedder(get_settings().embedding_model)
+    base = Embedder(get_settings().embedding_model)
+    vectors = _embed(base, texts, "embedding training data")
+    held_vectors = _embed(base, held_texts, "embedding validation data") if held else None
+    base_vectors = (vectors, held_vectors)
     tuning = None
     if finetune:
-        tuning = _finetune(embedder.model_name, texts, labels, out / ENCODER_FOLDER, time_budget)
-        embedder = Embedder(str(out / ENCODER_FOLDER))
-    vectors = _embed(embedder, texts, "embedding training data")
-    holdout = None
-    if validation is not None:
-        held = read_labelled_csv(validation)
-        if unknown_recall is not None and UNKNOWN not in {row.intents[0] for row in held}:
-            raise typer.BadParameter(
-                "--unknown-recall needs out-of-scope rows (intent 'unknown') in --validation"
-            )
-        held_vectors = _embed(embedder, [row.text for row in held], "embedding validation data")
-        holdout = (held_vectors, [row.intents[0] for row in held])
+        tuning = _finetune(base.model_name, texts, labels, out / ENCODER_FOLDER, time_budget)
+        tuned = Embedder(str(out / ENCODER_FOLDER))
+        vectors = _embed(tuned, texts, "embedding training data")
+        held_vectors = _embed(tuned, held_texts, "embedding validation data") if held else None
     model = fit_intent_model(
-        vectors,  # type: ignore[arg-type]
+        vectors,
         labels,
         sub_labels=[row.sub_intent for row in rows],
-        holdout=holdout,  # type: ignore[arg-type]
+        holdout=(held_vectors, held_labels) if held_vectors is not None else None,
         unknown_recall=unknown_recall,
+        base_vectors=base_vectors if finetune else None,
     )
     model.meta.encoder = ENCODER_FOLDER if finetune else None
     model.save(out)

