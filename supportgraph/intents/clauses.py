@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import re
 
+# A new request starts after a sentence end, a dash, "and/also/plus" before a request word,
+# or a comma before a question ("..., when is it shipping").
 CLAUSE_BREAK = re.compile(
     r"[.?!;]+\s+|\s+-\s+|,?\s+(?:and also|also|plus|and)\s+"
-    r"(?=(?:can|could|would|will|i|i'd|i'm|please|what|where|when|how|why|is|are|do|does|my)\b)",
+    r"(?=(?:can|could|would|will|i|i'd|i'm|please|what|where|when|how|why|is|are|do|does|my|"
+    r"if|want|need)\b)"
+    r"|,\s+(?=(?:can|could|would|will|please|what|where|when|how|why|is|are|do|does|"
+    r"want|need)\b)",
     re.IGNORECASE,
 )
 
