@@ -55,7 +55,7 @@ def run_knowledge_eval(services: Services, path: Path = QUESTIONS) -> dict[str, 
         hits = services.knowledge.search(vector, query=text, k=5)
         latencies.append((time.perf_counter() - started) * 1000)
         candidates = [(h.id, h.title, h.text, h.score) for h in hits]
-        answer = extractive_answer(text, candidates)
+        answer = extractive_answer(text, candidates, embedder=services.embedder)
         if not question.gold_chunks:
             abstained_right += answer is None
             continue

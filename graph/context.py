@@ -57,4 +57,5 @@ def tool_context(services: Services, *, customer_id: str, ticket_id: str | None)
         backend=services.backend,
         engine=services.engine,
         policy=services.policy,
+        embedder=services.embedder,
     )

@@ -222,7 +222,9 @@ def _answer_from_articles(
 ) -> tuple[AnswerPart, ActionExecution | None]:
     evidence = [s for s in state["sources"] if s["kind"] in ("article", "resolution")]
     answer = extractive_answer(
-        state["message"], [(s["id"], s["title"], s["text"], s["score"]) for s in evidence]
+        state["message"],
+        [(s["id"], s["title"], s["text"], s["score"]) for s in evidence],
+        embedder=ctx.embedder,
     )
     if answer is None:
         kind = "clarify" if view["intent"] == "unknown" else "no_answer"

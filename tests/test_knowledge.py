@@ -15,8 +15,10 @@ from server import create_app
 from supportgraph.commerce.demo_tables import DemoOrder, DemoPayment
 from supportgraph.db.models import ActionExecution, ActionStatus
 from supportgraph.demo import ARTICLES_DIR
+from supportgraph.knowledge.answer import extractive_answer
 from supportgraph.knowledge.chunking import chunk_file
 from supportgraph.knowledge.cli import ingest_path
+from supportgraph.knowledge.embedder import Embedder
 from supportgraph.knowledge.grounding import extract_facts, unsupported_facts
 from supportgraph.knowledge.spelling import Speller
 from supportgraph.services import Services
@@ -189,3 +191,18 @@ def test_speller_restores_contractions_typed_without_apostrophes() -> None:
     )
     assert speller.correct("Im sure, cant log in") == "I'm sure, can't log in"
     assert speller.correct("its well") == "its well"  # plain words stay as they are
+
+
+def test_article_answers_choose_sentences_by_meaning(embedder: Embedder) -> None:
+    article = (
+        "Standard shipping takes 3-5 business days. Our warehouse is in Ohio. "
+        "International orders arrive in 7-14 business days."
+    )
+    candidates = [("shipping#0", "Shipping", article, 0.9)]
+    question = "how many days until a parcel reaches Canada or Europe?"
+    by_words = extractive_answer(question, candidates, limit=1)
+    by_meaning = extractive_answer(question, candidates, limit=1, embedder=embedder)
+    assert by_words is not None and by_meaning is not None
+    assert by_words.sentences == ["Standard shipping takes 3-5 business days."]
+    assert by_meaning.sentences == ["International orders arrive in 7-14 business days."]
+    assert by_meaning.source_id == "shipping#0"

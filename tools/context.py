@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from policies.config import PolicyConfig
 from supportgraph.commerce.backend import CommerceBackend
 from supportgraph.db.models import utcnow
+from supportgraph.knowledge.embedder import Embedder
 
 
 @dataclass(frozen=True)
@@ -23,3 +24,4 @@ class ToolContext:
     engine: Engine
     policy: PolicyConfig
     clock: Callable[[], datetime] = field(default=utcnow)
+    embedder: Embedder | None = None  # for choosing the sentences of an article answer
