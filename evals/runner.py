@@ -55,6 +55,7 @@ def eval_workspace(services: Services | None = None) -> Iterator[Workspace]:
         base = services or Services(Settings(data_dir=root, database_url=f"sqlite:///{template}"))
         if services is None:
             prepare(base)
+            base.warm_up()  # every sandbox then shares the loaded models, as one server would
         else:
             prepare(base.with_engine(make_engine(f"sqlite:///{template}")))
         yield Workspace(root, template, base)

@@ -197,6 +197,8 @@ class Services:
             "policy",
             "chroma",
             "knowledge",
+            "gate_model",
+            "speller",
             "classifier",
             "candidate_classifier",
             "llm",
@@ -212,4 +214,4 @@ class Services:
     def warm_up(self) -> None:
         """Load models and open stores before the first request, not during it."""
         self.embedder.embed_one("warm up")
-        _ = (self.classifier, self.knowledge, self.backend)
+        _ = (self.classifier, self.knowledge, self.backend, self.speller, self.gate_model)
