@@ -178,7 +178,7 @@ def _order_action(action: str) -> Handler:
         if order is None:
             return _missing_order_part(state, view["intent"]), None
         arguments: dict[str, Any] = {"order_id": order["id"]}
-        amount = text_tools.requested_refund_amount(state["message"])
+        amount = text_tools.requested_refund_amount(state["message"], state["entities"]["amounts"])
         if action == "process_refund" and amount is not None:
             arguments["amount"] = amount
         row = action_tools.propose(ctx, action, arguments)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 ORDER_ID = re.compile(r"\bORD-?\s?(\d{2,10})\b", re.IGNORECASE)
 AMOUNT = re.compile(r"\$\s?(\d{1,6}(?:,\d{3})*(?:\.\d{2})?)")
@@ -60,14 +61,15 @@ SPLIT_REFUND = re.compile(
 )
 
 
-def requested_refund_amount(text: str) -> str | None:
+def requested_refund_amount(text: str, mentioned: Sequence[str]) -> str | None:
     """The one refund amount the message asks for, or None: all that is left on the order.
 
-    A message naming several amounts ("over $500 needs approval, so refund $400") or asking
-    for a refund in parts has no single amount to act on; reading it as the whole remaining
-    sum lets the approval ceiling judge what is really asked for.
+    ``mentioned`` are the message's amounts (:func:`amounts`, read once by the guard). A
+    message naming several amounts ("over $500 needs approval, so refund $400") or asking for
+    a refund in parts has no single amount to act on; reading it as the whole remaining sum
+    lets the approval ceiling judge what is really asked for.
     """
-    found = set(amounts(text))
+    found = set(mentioned)
     return found.pop() if len(found) == 1 and not SPLIT_REFUND.search(text) else None
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from supportgraph.text import requested_refund_amount
+from supportgraph.text import amounts, requested_refund_amount
 
 
 @pytest.mark.parametrize(
@@ -26,4 +26,4 @@ from supportgraph.text import requested_refund_amount
     ],
 )
 def test_requested_refund_amount(message: str, amount: str | None) -> None:
-    assert requested_refund_amount(message) == amount
+    assert requested_refund_amount(message, amounts(message)) == amount

@@ -105,7 +105,7 @@ def train(
         sub_labels=[row.sub_intent for row in rows],
         holdout=(held_vectors, held_labels) if held_vectors is not None else None,
         unknown_recall=unknown_recall,
-        base_vectors=base_vectors if finetune else None,
+        base_vectors=base_vectors,
     )
     model.meta.encoder = ENCODER_FOLDER if finetune else None
     model.save(out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -30,29 +31,32 @@ def fit_rows(
 ) -> IntentModel:
     """Embed labelled rows and fit the model, its sub-intent model and its thresholds."""
     vectors = embedder.embed([row.text for row in train])
-    held = (
-        (embedder.embed([row.text for row in holdout]), [row.intents[0] for row in holdout])
-        if holdout
-        else None
-    )
+    held_vectors = embedder.embed([row.text for row in holdout])
     model = fit_intent_model(
         vectors,
         [row.intents[0] for row in train],
         sub_labels=[row.sub_intent for row in train],
-        holdout=held,
+        holdout=(held_vectors, [row.intents[0] for row in holdout]) if holdout else None,
     )
     if multi:
         # Multi-intent rows teach when to add an intent; single-intent ones when not to.
-        rows = [*multi, *(row for row in holdout if row.intents[0] != UNKNOWN)]
-        clauses = [split_clauses(row.text) for row in rows]
+        single = [i for i, row in enumerate(holdout) if row.intents[0] != UNKNOWN]
+        rows = [*multi, *(holdout[i] for i in single)]
+        whole = np.vstack([embedder.embed([row.text for row in multi]), held_vectors[single]])
         meta = model.meta
         meta.secondary_threshold, meta.clause_threshold = fit_multi_intent_thresholds(
-            model,
-            embedder.embed([row.text for row in rows]),
-            [embedder.embed(parts) if len(parts) > 1 else np.zeros((0, 0)) for parts in clauses],
-            [row.intents for row in rows],
+            model, whole, _clause_vectors(embedder, rows), [row.intents for row in rows]
         )
     return model
+
+
+def _clause_vectors(embedder: Embedder, rows: Sequence[LabelledText]) -> list[np.ndarray]:
+    """Each row's clause vectors (none for a one-clause row), embedded in one batch."""
+    clauses = [split_clauses(row.text) for row in rows]
+    several = [parts if len(parts) > 1 else [] for parts in clauses]
+    flat = embedder.embed([part for parts in several for part in parts])
+    bounds = np.cumsum([0, *(len(parts) for parts in several)])
+    return [flat[start:end] for start, end in itertools.pairwise(bounds)]
 
 
 def train_default_model(embedder: Embedder) -> IntentModel:
