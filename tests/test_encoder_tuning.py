@@ -101,8 +101,16 @@ def test_train_finetunes_the_encoder_and_the_model_serves_with_it(tmp_path: Path
     base_centroids = intent_centroids(Embedder(base).embed(texts), labels, model.meta.labels)
     assert np.allclose(model.centroids, base_centroids, atol=1e-5)
     assert model.meta.scope_threshold > -1.0
-    classifier = IntentClassifier(load_taxonomy(), model)
-    # No shared embedder: the model embeds with its own tuned encoder.
-    top = classifier.predict_text("my sim card is not recognised")[0]
+    # The classifier reads the tuned vector with the base one beside it.
+    assert model.meta.joins_base
+    shared = Embedder(base)
+    message = "my sim card is not recognised"
+    plain = shared.embed_one(message)
+    vector = model.message_vector(message, plain)
+    assert vector is not None and vector.shape == (2 * len(plain),)
+    assert np.allclose(vector[len(plain) :], plain)
+    assert model.message_vector(message, None) is None
+    classifier = IntentClassifier(load_taxonomy(), model, embedder=shared)
+    top = classifier.predict_text(message)[0]
     assert top.intent == "sim_not_working"
     assert top.classifier_used == "embedding"

@@ -189,13 +189,15 @@ class IntentClassifier:
         """
         model = self.model
         threshold = model.meta.clause_threshold if model else None
-        encoder = model.encoder or self.embedder if model else None
         clauses = split_clauses(text)
-        if model is None or threshold is None or encoder is None or len(clauses) < 2:
+        if model is None or threshold is None or len(clauses) < 2:
             return []
-        vectors = encoder.embed(clauses)
-        base = self.embedder.embed(clauses) if model.encoder and self.embedder else vectors
-        in_scope = model.scope_similarity(base) >= model.meta.scope_threshold
+        base = self.embedder.embed(clauses) if self.embedder else None
+        vectors = model.features(clauses, base)
+        if vectors is None:
+            return []
+        scope = model.scope_similarity(base if base is not None else vectors)
+        in_scope = scope >= model.meta.scope_threshold
         best: dict[str, tuple[float, int]] = {}  # intent -> (probability, clause index)
         for index, row in enumerate(model.probabilities(vectors)):
             label, p = model.meta.labels[int(row.argmax())], float(row.max())

@@ -97,8 +97,12 @@ def train(
     if finetune:
         tuning = _finetune(base.model_name, texts, labels, out / ENCODER_FOLDER, time_budget)
         tuned = Embedder(str(out / ENCODER_FOLDER))
-        vectors = _embed(tuned, texts, "embedding training data")
-        held_vectors = _embed(tuned, held_texts, "embedding validation data") if held else None
+        # The classifier reads the tuned vector with the base one beside it (ModelMeta.joins_base).
+        vectors = np.hstack([_embed(tuned, texts, "embedding training data"), vectors])
+        if held_vectors is not None:
+            held_vectors = np.hstack(
+                [_embed(tuned, held_texts, "embedding validation data"), held_vectors]
+            )
     model = fit_intent_model(
         vectors,
         labels,
@@ -108,6 +112,7 @@ def train(
         base_vectors=base_vectors,
     )
     model.meta.encoder = ENCODER_FOLDER if finetune else None
+    model.meta.joins_base = finetune
     model.save(out)
     typer.echo(
         json.dumps(

@@ -46,6 +46,11 @@ class ModelMeta:
     # The probability a clause's own intent needs to be added to a multi-clause message's
     # intents; None (never) when no multi-intent rows were held out to fit it on.
     clause_threshold: float | None = None
+    # Whether a tuned model's classifier reads the base vector beside its tuned one. The base
+    # vector is free (the turn computes it anyway) and keeps what tuning forgets: on the
+    # 48-intent bench it added 0.4-0.8 points on validation and 1.6-2.9 on the test file (other
+    # voices) over the tuned vector alone, two seeds.
+    joins_base: bool = False
 
 
 @dataclass(frozen=True)
@@ -100,9 +105,24 @@ class IntentModel:
         self.centroids = centroids
         self.encoder: Embedder | None = None
 
+    def features(self, texts: Sequence[str], base: np.ndarray | None) -> np.ndarray | None:
+        """The vectors this model classifies, one row per text, from their base vectors.
+
+        A model without its own encoder classifies the base vectors (the turn's shared
+        embedding); a tuned one its own encoder's, joined by the base ones when ``joins_base``
+        (None when those are missing).
+        """
+        if self.encoder is None:
+            return None if base is None else np.atleast_2d(base)
+        tuned = self.encoder.embed(list(texts))
+        if not self.meta.joins_base:
+            return tuned
+        return None if base is None else np.hstack([tuned, np.atleast_2d(base)])
+
     def message_vector(self, text: str, shared: np.ndarray | None) -> np.ndarray | None:
-        """The vector this model classifies: its own encoder's, else the turn's shared one."""
-        return self.encoder.embed_one(text) if self.encoder is not None else shared
+        """The vector this model classifies for one message (see :meth:`features`)."""
+        vectors = self.features([text], shared)
+        return None if vectors is None else vectors[0]
 
     @property
     def version(self) -> str:
