@@ -66,8 +66,13 @@ def test_complaint_and_closing_signals(text: str, complains: float, closing: flo
 def test_a_suspected_request_for_a_person_does_not_trigger_a_hard_rule() -> None:
     from nodes.gate import _settled_intents
 
-    def view(intent: str, tier: str) -> dict[str, object]:
-        return {"intent": intent, "sub_intent": None, "classifier_used": tier}
+    def view(intent: str, tier: str, confidence: float = 0.9) -> dict[str, object]:
+        return {
+            "intent": intent,
+            "sub_intent": None,
+            "classifier_used": tier,
+            "confidence": confidence,
+        }
 
     state = {
         "intents": [
@@ -80,6 +85,26 @@ def test_a_suspected_request_for_a_person_does_not_trigger_a_hard_rule() -> None
     assert [v["intent"] for v in settled] == ["refund", "billing"]
     state["intents"][1]["intent"] = "account_update"
     assert len(_settled_intents(state)) == 3  # type: ignore[arg-type]
+
+
+def test_a_faint_second_intent_does_not_trigger_a_hard_rule() -> None:
+    """A dispute the model gives 9% beside a clear refund request is not a dispute."""
+    from nodes.gate import SUSPECTED, _settled_intents
+
+    def view(intent: str, confidence: float, tier: str = "embedding") -> dict[str, object]:
+        return {
+            "intent": intent,
+            "sub_intent": "dispute",
+            "classifier_used": tier,
+            "confidence": confidence,
+        }
+
+    faint = {"intents": [view("refund", 0.95, "rules"), view("billing", 0.09)]}
+    assert [v["intent"] for v in _settled_intents(faint)] == ["refund"]  # type: ignore[arg-type]
+    likely = {"intents": [view("refund", 0.95, "rules"), view("billing", SUSPECTED)]}
+    assert len(_settled_intents(likely)) == 2  # type: ignore[arg-type]
+    alone = {"intents": [view("billing", 0.09)]}
+    assert len(_settled_intents(alone)) == 1  # type: ignore[arg-type]
 
 
 def test_sentiment_orders_messages_sensibly() -> None:
