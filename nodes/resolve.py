@@ -117,10 +117,13 @@ def _orders(state: TicketState) -> list[Source]:
     return [source for source in state["sources"] if source["kind"] == "order"]
 
 
-def _target_order(state: TicketState, view: IntentView | None = None) -> Source | None:
+def _target_order(
+    state: TicketState, view: IntentView | None = None, *, guess: bool = True
+) -> Source | None:
     """The order an intent is about: named by id, then by product, then in focus, else newest.
 
-    When guessing for an action, the newest order the action could apply to comes first.
+    When guessing for an action, the newest order the action could apply to comes first;
+    ``guess=False`` returns None instead.
     """
     orders = _orders(state)
     if not orders:
@@ -141,6 +144,8 @@ def _target_order(state: TicketState, view: IntentView | None = None) -> Source 
     focus = state.get("focus_order_id")
     if focus in by_id:
         return by_id[focus]
+    if not guess:
+        return None
     wanted = ACTIONABLE_STATUSES.get(view["intent"] if view else "", frozenset())
     actionable = [o for o in orders if o.get("facts", {}).get("status") in wanted]
     return actionable[0] if actionable else orders[0]
@@ -174,7 +179,12 @@ def _order_action(action: str) -> Handler:
         if view["sub_intent"] == "refund_status" and not state["entities"]["order_ids"]:
             # "How long until my refund shows up?" asks about the policy, not for a refund.
             return _answer_from_articles(ctx, state, view)
-        order = _target_order(state, view)
+        # "How do I start a return?" about no order in particular gets the procedure, not a
+        # refund proposed on a guessed order.
+        how_to = action == "process_refund" and text_tools.asks_how(state["message"])
+        order = _target_order(state, view, guess=not how_to)
+        if order is None and how_to and not state["entities"]["order_ids"]:
+            return _answer_from_articles(ctx, state, view)
         if order is None:
             return _missing_order_part(state, view["intent"]), None
         arguments: dict[str, Any] = {"order_id": order["id"]}

@@ -73,6 +73,19 @@ def requested_refund_amount(text: str, mentioned: Sequence[str]) -> str | None:
     return found.pop() if len(found) == 1 and not SPLIT_REFUND.search(text) else None
 
 
+# "How do I start a return?" asks for the procedure, not for an action on whichever order.
+HOW_TO = re.compile(
+    r"\bhow (?:do|can|should|would) (?:i|we)\b|\bhow to\b"
+    r"|\bwhat(?:'s| is) the (?:process|procedure)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_how(text: str) -> bool:
+    """Whether the message asks how something is done."""
+    return bool(HOW_TO.search(text))
+
+
 def emails(text: str) -> list[str]:
     """Email addresses mentioned."""
     return EMAIL.findall(text)

@@ -83,6 +83,27 @@ def test_graph_alone_can_propose_an_action(services: Services) -> None:
     assert [a["action"] for a in output["actions"]] == ["process_refund"]
 
 
+@pytest.mark.parametrize(
+    ("message", "proposed"),
+    [
+        ("how do I start a return?", []),
+        ("how do I get my money back for the laptop", ["process_refund"]),
+    ],
+)
+def test_a_question_on_how_to_return_gets_the_procedure_unless_it_names_an_order(
+    services: Services, message: str, proposed: list[str]
+) -> None:
+    graph = build_graph().compile(checkpointer=InMemorySaver())
+    turn = {"ticket_id": "tkt_how", "customer_id": "cust_456", "message": message}
+    output = graph.invoke(
+        turn, {"configurable": {"thread_id": "tkt_how"}}, context=AgentContext(services=services)
+    )
+    assert [a["action"] for a in output["actions"]] == proposed
+    if not proposed:
+        assert "Return items" in output["response"]
+        assert any(source["id"].startswith("returns") for source in output["sources"])
+
+
 @pytest.mark.postgres
 def test_postgres_checkpointer_keeps_the_transcript(
     seeded_postgres_url: str, prepared: Prepared

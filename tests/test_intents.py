@@ -122,6 +122,20 @@ def test_a_one_request_message_gets_no_clause_intents(
     assert intents_of(classifier, embedder, text) == ["account_update"]
 
 
+def test_a_sentence_about_what_was_just_asked_stays_with_it(
+    classifier: IntentClassifier, embedder: Embedder
+) -> None:
+    from supportgraph.intents.clauses import split_clauses
+
+    text = "how do i update my phone number? it's the one my 2FA codes go to"
+    assert split_clauses(text) == [text]
+    assert intents_of(classifier, embedder, text) == ["account_update"]
+    assert split_clauses("Where is my order? Also can I get a refund") == [
+        "Where is my order",
+        "Also can I get a refund",
+    ]
+
+
 def test_classifier_without_model_falls_back_to_unknown() -> None:
     bare = IntentClassifier(TAXONOMY, None)
     [prediction] = bare.classify("what's the weather in Paris", None)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 
 # A new request starts after a sentence end, a dash, "and/also/plus" before a request word,
-# or a comma before a question ("..., when is it shipping").
+# or a comma before a question ("..., when is it shipping"). A sentence that starts with "it"
+# describes what the one before asked about ("It was an impulse buy.", "it's the one my 2FA
+# codes go to") and stays with it: on its own it read as a complaint or an account recovery.
 CLAUSE_BREAK = re.compile(
-    r"[.?!;]+\s+|\s+-\s+|,?\s+(?:and also|also|plus|and)\s+"
+    r"[.?!;]+\s+(?!it(?:s|'s|\u2019s)?\b)|\s+-\s+|,?\s+(?:and also|also|plus|and)\s+"
     r"(?=(?:can|could|would|will|i|i'd|i'm|please|what|where|when|how|why|is|are|do|does|my|"
     r"if|want|need)\b)"
     r"|,\s+(?=(?:can|could|would|will|please|what|where|when|how|why|is|are|do|does|"
