@@ -109,3 +109,28 @@ def test_a_stated_unknown_recall_is_reached_on_the_held_out_rows() -> None:
     assert unknown_recall(strict) >= 0.95
     assert strict.meta.scope_threshold >= balanced.meta.scope_threshold
     assert fit_intent_model(train, labels).meta.scope_threshold == -1.0  # nothing to fit it on
+
+
+def test_keyword_rules_stay_out_of_a_model_trained_on_another_label_set() -> None:
+    """A benchmark's ``order_status`` shares a name with ours, not our rule's meaning."""
+    from supportgraph.intents.classifier import IntentClassifier
+    from supportgraph.intents.taxonomy import load_taxonomy
+    from supportgraph.knowledge.embedder import Embedder
+    from supportgraph.settings import get_settings
+
+    embedder = Embedder(get_settings().embedding_model)
+    rows = {
+        "order_status": ["has my package shipped yet", "when will my online order arrive"],
+        "find_phone": ["help me locate my phone", "I can't find my mobile anywhere"],
+    }
+    texts = [text for examples in rows.values() for text in examples]
+    labels = [label for label, examples in rows.items() for _ in examples]
+    model = fit_intent_model(embedder.embed(texts), labels)
+    text = "where is my phone"
+    foreign = IntentClassifier(load_taxonomy(), model, embedder=embedder)
+    assert foreign.rule_intents(text) == set()
+    top = foreign.predict_text(text)[0]
+    assert (top.intent, top.classifier_used) == ("find_phone", "embedding")
+    # The agent's own taxonomy keeps its rules.
+    ours = IntentClassifier(load_taxonomy(), None)
+    assert ours.rule_intents(text) == {"order_status"}

@@ -57,8 +57,11 @@ class IntentClassifier:
     ) -> None:
         """Combine the taxonomy's rules, a trained model and an optional LLM tier.
 
-        Keyword rules only speak for intents the model knows, so a model trained on another
-        label set (a benchmark, another company's taxonomy) is not overruled by them.
+        Keyword rules belong to the taxonomy they were written for: they speak only for
+        intents the model knows, and not at all for a model trained on another label set (a
+        benchmark, another company's taxonomy), even where it shares a name. A 150-intent
+        benchmark's ``order_status`` is not our rule's "where is my ..." (its "where is my
+        phone" is another intent).
         """
         self.taxonomy = taxonomy
         self.model = model
@@ -66,7 +69,10 @@ class IntentClassifier:
         self.llm_below = llm_below
         self.embedder = embedder
         known = set(model.meta.labels) if model else set(taxonomy.names)
-        self._rule_taxonomy = Taxonomy(tuple(i for i in taxonomy.intents if i.name in known))
+        ours = known <= set(taxonomy.names)
+        self._rule_taxonomy = Taxonomy(
+            tuple(i for i in taxonomy.intents if i.name in known) if ours else ()
+        )
 
     def predict_text(self, text: str) -> list[IntentPrediction]:
         """Embed and classify a message (for the command line; the graph embeds once itself)."""
@@ -249,7 +255,7 @@ class IntentClassifier:
         )
 
     def _sub_intent(self, text: str, intent_name: str, vector: np.ndarray | None) -> str | None:
-        intent = self.taxonomy.get(intent_name)
+        intent = self._rule_taxonomy.get(intent_name)
         by_rule = sub_intent_for(text, intent) if intent else None
         if by_rule or self.model is None or vector is None:
             return by_rule

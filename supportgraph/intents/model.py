@@ -130,8 +130,11 @@ class IntentModel:
         return self.meta.version
 
     def logits(self, vectors: np.ndarray) -> np.ndarray:
-        """Unscaled class scores, one row per vector."""
-        return np.asarray(self.classifier.decision_function(np.atleast_2d(vectors)))
+        """Unscaled class scores, one row per vector (two columns for a two-label model)."""
+        scores = np.asarray(self.classifier.decision_function(np.atleast_2d(vectors)))
+        if scores.ndim == 1:  # two labels: the log-odds of the second one
+            scores = np.column_stack([np.zeros_like(scores), scores])
+        return scores
 
     def probabilities(self, vectors: np.ndarray) -> np.ndarray:
         """Calibrated class probabilities, columns in ``meta.labels`` order."""
