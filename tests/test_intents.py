@@ -122,6 +122,31 @@ def test_a_one_request_message_gets_no_clause_intents(
     assert intents_of(classifier, embedder, text) == ["account_update"]
 
 
+def test_a_clause_replaces_a_weaker_runner_up_of_the_whole_message(
+    classifier: IntentClassifier, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from supportgraph.intents.classifier import IntentPrediction
+
+    def predicted(intent: str, confidence: float, evidence: str | None) -> IntentPrediction:
+        return IntentPrediction(
+            intent=intent, confidence=confidence, classifier_used="embedding", evidence=evidence
+        )
+
+    text = "Was the yoga mat refund for ORD-1302 actually sent? And what's happening with ORD-1301?"
+    clause = predicted("order_status", 0.98, "And what's happening with ORD-1301?")
+    monkeypatch.setattr(classifier, "_clause_intents", lambda *_: [clause])
+    primary = predicted("refund", 0.95, "Was the yoga mat refund for ORD-1302 actually sent")
+    weak = predicted("order_status", 0.05, None)
+    assert classifier._with_clause_intents(text, [primary, weak], 0.0) == [primary, clause]
+    strong = predicted("order_status", 0.99, None)
+    assert classifier._with_clause_intents(text, [primary, strong], 0.0) == [primary, strong]
+    assert classifier._with_clause_intents(text, [primary], 0.0) == [primary, clause]
+    monkeypatch.undo()
+    # The real model: whichever way it finds the order question, it knows which clause asked.
+    found = {p.intent: p for p in classifier.classify(text, embedder.embed_one(text))}
+    assert found["order_status"].evidence == "And what's happening with ORD-1301?"
+
+
 def test_a_sentence_about_what_was_just_asked_stays_with_it(
     classifier: IntentClassifier, embedder: Embedder
 ) -> None:

@@ -108,7 +108,7 @@ class IntentClassifier:
             for hit in rule_hits
         ]
         predictions += self._extra_model_intents(text, vector, probs, predictions, started)
-        return predictions + self._clause_intents(text, predictions, started)
+        return self._with_clause_intents(text, predictions, started)
 
     def _extra_model_intents(
         self,
@@ -183,15 +183,34 @@ class IntentClassifier:
             )
             for label, p in chosen
         ]
-        return predictions + self._clause_intents(text, predictions, started)
+        return self._with_clause_intents(text, predictions, started)
 
-    def _clause_intents(
+    def _with_clause_intents(
         self, text: str, found: list[IntentPrediction], started: float
     ) -> list[IntentPrediction]:
-        """Intents of single clauses ("..., and can I get a refund?") the others missed.
+        """The message's intents, with those its clauses find ("..., and can I get a refund?").
 
-        The whole message's embedding is dominated by its longest request; each clause of a
-        several-request message is classified on its own.
+        A clause's intent is added when the message's intents lack it, and replaces a weaker
+        runner-up of the whole message: the clause says which part of the message asks for
+        it ("And what's happening with ORD-1301?"), so the reply acts on the right order.
+        """
+        by_clause = {p.intent: p for p in self._clause_intents(text, started)}
+        merged = [found[0]] if found else []
+        for prediction in found[1:]:
+            clause = by_clause.get(prediction.intent)
+            weaker = prediction.classifier_used == "embedding" and prediction.evidence is None
+            merged.append(
+                clause
+                if clause is not None and weaker and clause.confidence > prediction.confidence
+                else prediction
+            )
+        known = {prediction.intent for prediction in found} | {UNKNOWN}
+        return merged + [p for label, p in by_clause.items() if label not in known]
+
+    def _clause_intents(self, text: str, started: float) -> list[IntentPrediction]:
+        """The intent of each clause of a several-request message, classified on its own.
+
+        The whole message's embedding is dominated by its longest request.
         """
         model = self.model
         threshold = model.meta.clause_threshold if model else None
@@ -209,7 +228,6 @@ class IntentClassifier:
             label, p = model.meta.labels[int(row.argmax())], float(row.max())
             if in_scope[index] and p >= threshold and p > best.get(label, (0.0, 0))[0]:
                 best[label] = (p, index)
-        known = {prediction.intent for prediction in found} | {UNKNOWN}
         latency = (time.perf_counter() - started) * 1000
         return [
             IntentPrediction(
@@ -222,7 +240,7 @@ class IntentClassifier:
                 evidence=clauses[index],
             )
             for label, (p, index) in best.items()
-            if label not in known
+            if label != UNKNOWN
         ]
 
     def _ask_llm(self, text: str, started: float) -> list[IntentPrediction] | None:
