@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
+
+logger = logging.getLogger(__name__)
 
 
 def packaged_model_path() -> str:
@@ -22,6 +26,7 @@ def packaged_model_path() -> str:
 # clauses of a several-request message. Larger batches go through ``encode``, which sorts
 # texts by length to pad less.
 SMALL_BATCH = 8
+ENCODER_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 
 class Embedder:
@@ -32,6 +37,8 @@ class Embedder:
         self.model_name = model_name_or_path or packaged_model_path()
         self._model: Any = None
         self._mean_pooling: bool | None = None
+        self._session: Any = None  # the ONNX Runtime copy of the encoder, for small batches
+        self._session_failed = False
         self._lock = threading.Lock()
 
     @property
@@ -78,17 +85,28 @@ class Embedder:
         return self._mean_pooling
 
     def _forward(self, texts: list[str]) -> np.ndarray:
-        """The same vectors as ``encode`` without its per-call overhead (about 1.5 ms of 10)."""
+        """The same vectors as ``encode`` (to 1e-6), faster for a few texts.
+
+        ONNX Runtime runs the encoder in 2.8 ms per message where PyTorch takes 7.7-8.2 ms
+        (same machine, same minute); PyTorch is the fallback when no session can be built.
+        """
         import torch
 
         model = self._load()
+        session = self._onnx_session()
         batch = model.tokenizer(
             texts,
             padding=True,
             truncation=True,
             max_length=model.max_seq_length,
-            return_tensors="pt",
+            return_tensors="np" if session is not None else "pt",
         )
+        if session is not None:
+            feeds = {
+                name: np.asarray(batch[name], dtype=np.int64)
+                for name in (node.name for node in session.get_inputs())
+            }
+            return np.asarray(session.run(None, feeds)[0], dtype=np.float32)
         with torch.inference_mode():
             hidden = model[0].auto_model(**batch).last_hidden_state
             mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
@@ -96,9 +114,71 @@ class Embedder:
             vectors = torch.nn.functional.normalize(pooled, dim=-1)
         return np.asarray(vectors.numpy(), dtype=np.float32)
 
+    def _onnx_session(self) -> Any:
+        """An ONNX Runtime session of the encoder with mean pooling, built once in memory."""
+        if self._session is None and not self._session_failed:
+            with self._lock:
+                if self._session is None and not self._session_failed:
+                    try:
+                        self._session = _export_to_onnx(self._load())
+                    except Exception:  # any failure leaves the PyTorch path
+                        logger.warning("ONNX export failed; embedding with PyTorch", exc_info=True)
+                        self._session_failed = True
+        return self._session
+
     def embed_one(self, text: str) -> np.ndarray:
         """One unit-length vector."""
         return self.embed([text])[0]
+
+
+def _export_to_onnx(model: Any) -> Any:
+    """Trace the model's encoder, mean pooling and normalization into an ONNX Runtime session.
+
+    The encoder is traced with eager attention: traced through scaled-dot-product attention
+    the padding mask was lost (cosine 0.95 to the true vectors); eager gives them to 1e-6.
+    """
+    import copy
+    import tempfile
+    from pathlib import Path
+
+    import onnxruntime
+    import torch
+
+    encoder = copy.deepcopy(model[0].auto_model).eval()
+    encoder.set_attn_implementation("eager")
+    sample = model.tokenizer(["a sample message"], return_tensors="pt")
+    names = [name for name in ENCODER_INPUTS if name in sample]
+
+    class Pooled(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.encoder = encoder
+
+        def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+            arguments = dict(zip(names, inputs, strict=True))
+            hidden = self.encoder(**arguments).last_hidden_state
+            mask = arguments["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            return torch.nn.functional.normalize(pooled, dim=-1)
+
+    with tempfile.TemporaryDirectory() as folder, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the tracer's notes on data-dependent branches
+        path = Path(folder) / "encoder.onnx"
+        torch.onnx.export(
+            Pooled(),
+            tuple(sample[name] for name in names),
+            str(path),
+            input_names=names,
+            output_names=["embedding"],
+            dynamic_axes={name: {0: "batch", 1: "tokens"} for name in names},
+            opset_version=17,
+            dynamo=False,
+        )
+        graph = path.read_bytes()
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = torch.get_num_threads()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    return onnxruntime.InferenceSession(graph, options, providers=["CPUExecutionProvider"])
 
 
 class ChromaEmbeddingFunction(EmbeddingFunction[Documents]):
