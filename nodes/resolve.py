@@ -181,7 +181,8 @@ def _order_action(action: str) -> Handler:
             return _answer_from_articles(ctx, state, view)
         # "How do I start a return?" about no order in particular gets the procedure, not a
         # refund proposed on a guessed order.
-        how_to = action == "process_refund" and text_tools.asks_how(state["message"])
+        asked = view.get("evidence") or state["message"]
+        how_to = action == "process_refund" and text_tools.asks_how(asked)
         order = _target_order(state, view, guess=not how_to)
         if order is None and how_to and not state["entities"]["order_ids"]:
             return _answer_from_articles(ctx, state, view)
