@@ -216,3 +216,18 @@ def test_the_direct_forward_pass_gives_the_vectors_encode_gives(embedder: Embedd
     assert embedder._onnx_session() is not None  # small batches run on ONNX Runtime
     assert np.allclose(embedder.embed(texts), reference, atol=1e-5)  # one padded batch
     assert np.allclose(embedder.embed_one(texts[1]), reference[1], atol=1e-5)
+
+
+def test_a_failed_onnx_export_leaves_the_work_to_encode(monkeypatch: pytest.MonkeyPatch) -> None:
+    from supportgraph.knowledge import embedder as embedder_module
+
+    def broken(model: object) -> None:
+        raise RuntimeError("no exporter here")
+
+    monkeypatch.setattr(embedder_module, "_export_to_onnx", broken)
+    fallback = Embedder()
+    texts = ["where is my order ORD-1234", "hi"]
+    vectors = fallback.embed(texts)
+    assert fallback._onnx_session() is None and fallback._session_failed
+    reference = fallback._load().encode(texts, normalize_embeddings=True)
+    assert np.allclose(vectors, reference, atol=1e-6)

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from supportgraph.knowledge.embedder import mean_pooling
+
 WARMUP_SHARE = 0.06
 HEAD_SCALE = 20.0
 TIMING_STEPS = 8
@@ -111,11 +113,9 @@ def finetune_encoder(
         padded = tokenizer.pad({"input_ids": [encoded[i] for i in batch]}, return_tensors="pt")
         ids, mask = padded["input_ids"], padded["attention_mask"]
         hidden = encoder(input_ids=ids, attention_mask=mask).last_hidden_state
-        weights = mask.unsqueeze(-1).float()
-        pooled = (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
         logits = (
             HEAD_SCALE
-            * torch.nn.functional.normalize(pooled, dim=-1)
+            * torch.nn.functional.normalize(mean_pooling(hidden, mask), dim=-1)
             @ (torch.nn.functional.normalize(head, dim=-1).T)
         )
         loss = loss_fn(logits, targets[batch])
