@@ -11,7 +11,12 @@ from test_encoder_tuning import HELD_OUT, ROWS, write_csv
 from typer.testing import CliRunner
 
 from supportgraph.cli import app
-from supportgraph.intents.model import IntentModel, fit_intent_model
+from supportgraph.intents.model import (
+    DEFAULT_UNKNOWN_RECALL,
+    IntentModel,
+    fit_intent_model,
+    recall_with_margin,
+)
 from supportgraph.intents.taxonomy import UNKNOWN
 
 
@@ -93,22 +98,44 @@ def test_unknown_recall_needs_out_of_scope_validation_rows(tmp_path: Path) -> No
     assert not (tmp_path / "model").exists()
 
 
-def test_a_stated_unknown_recall_is_reached_on_the_held_out_rows() -> None:
+def test_the_scope_threshold_is_the_loosest_reaching_the_recall_with_a_margin() -> None:
     rng = np.random.default_rng(3)
     centers = np.eye(4)[:3] * 3.0
     train = np.vstack([center + rng.normal(0, 0.6, (30, 4)) for center in centers])
     labels = [label for label in ("a", "b", "c") for _ in range(30)]
-    held = np.vstack([centers[0] + rng.normal(0, 0.6, (20, 4)), rng.normal(0, 1.5, (20, 4))])
-    held_labels = ["a"] * 20 + [UNKNOWN] * 20
+    # Out-of-scope rows: most far from every intent, a few close to one.
+    far = np.eye(4)[3] * 3.0 + rng.normal(0, 0.6, (36, 4))
+    held = np.vstack(
+        [centers[0] + rng.normal(0, 0.6, (20, 4)), far, centers[0] + rng.normal(0, 1.0, (4, 4))]
+    )
+    held_labels = ["a"] * 20 + [UNKNOWN] * 40
 
-    def unknown_recall(model: IntentModel) -> float:
-        return float(np.mean(model.scope_similarity(held[20:]) < model.meta.scope_threshold))
+    default = fit_intent_model(train, labels, holdout=(held, held_labels))
+    similarity = default.scope_similarity(held)
 
-    balanced = fit_intent_model(train, labels, holdout=(held, held_labels))
-    strict = fit_intent_model(train, labels, holdout=(held, held_labels), unknown_recall=0.95)
-    assert unknown_recall(strict) >= 0.95
-    assert strict.meta.scope_threshold >= balanced.meta.scope_threshold
+    def unknown_recall(threshold: float) -> float:
+        return float(np.mean(similarity[20:] < threshold))
+
+    required = recall_with_margin(DEFAULT_UNKNOWN_RECALL, 40)
+    assert required == pytest.approx(0.9 + 0.3 / np.sqrt(40))
+    fitted = default.meta.scope_threshold
+    assert unknown_recall(fitted) >= required
+    assert default.meta.metrics["holdout_unknown_recall"] == unknown_recall(fitted)
+    # Any looser threshold keeps more in-scope rows but falls short of the recall.
+    assert all(unknown_recall(looser) < required for looser in similarity[similarity < fitted])
+    assert np.mean(similarity[:20] < fitted) < 0.25  # most in-scope rows are kept
+
+    strict = fit_intent_model(train, labels, holdout=(held, held_labels), unknown_recall=0.99)
+    assert unknown_recall(strict.meta.scope_threshold) == 1.0
+    assert strict.meta.scope_threshold >= fitted
     assert fit_intent_model(train, labels).meta.scope_threshold == -1.0  # nothing to fit it on
+
+
+def test_the_recall_margin_shrinks_with_more_out_of_scope_rows() -> None:
+    assert recall_with_margin(0.9, 100) == pytest.approx(0.93)
+    assert recall_with_margin(0.9, 900) == pytest.approx(0.91)
+    assert recall_with_margin(0.9, 0) == 0.9
+    assert recall_with_margin(0.99, 1) == 1.0
 
 
 def test_keyword_rules_stay_out_of_a_model_trained_on_another_label_set() -> None:

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from supportgraph.cli import app
 from supportgraph.intents.classifier import IntentClassifier
+from supportgraph.intents.encoder_tuning import TuningSettings, affordable_epochs
 from supportgraph.intents.model import IntentModel, intent_centroids
 from supportgraph.intents.taxonomy import load_taxonomy
 from supportgraph.knowledge.embedder import Embedder
@@ -114,3 +115,11 @@ def test_train_finetunes_the_encoder_and_the_model_serves_with_it(tmp_path: Path
     top = classifier.predict_text(message)[0]
     assert top.intent == "sim_not_working"
     assert top.classifier_used == "embedding"
+
+
+def test_the_epochs_fit_the_time_budget_within_bounds() -> None:
+    settings = TuningSettings(time_budget_s=600.0, max_epochs=8, min_epochs=1)
+    assert affordable_epochs(settings, 100.0, at_least=1) == 6
+    assert affordable_epochs(settings, 10.0, at_least=1) == 8  # capped
+    assert affordable_epochs(settings, 5000.0, at_least=1) == 1  # one at least
+    assert affordable_epochs(settings, 5000.0, at_least=3) == 3  # never fewer than started

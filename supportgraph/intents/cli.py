@@ -16,7 +16,12 @@ import typer
 from supportgraph.intents.classifier import IntentClassifier
 from supportgraph.intents.encoder_tuning import TuningReport, TuningSettings, finetune_encoder
 from supportgraph.intents.metrics import classification_report
-from supportgraph.intents.model import IntentModel, fit_intent_model, read_labelled_csv
+from supportgraph.intents.model import (
+    DEFAULT_UNKNOWN_RECALL,
+    IntentModel,
+    fit_intent_model,
+    read_labelled_csv,
+)
 from supportgraph.intents.taxonomy import UNKNOWN, load_taxonomy
 from supportgraph.knowledge.embedder import Embedder
 from supportgraph.settings import get_settings
@@ -67,8 +72,8 @@ def train(
     unknown_recall: Annotated[
         float | None,
         typer.Option(
-            help="fit the out-of-scope threshold for this recall on the validation data "
-            "(default: balance it against in-scope accuracy)",
+            help="out-of-scope recall the threshold is fitted for on the validation data, "
+            f"with one standard error to spare (default {DEFAULT_UNKNOWN_RECALL})",
             min=0.0,
             max=1.0,
         ),

@@ -128,44 +128,56 @@ def finetune_encoder(
     encoder.train()
     started = time.perf_counter()
     steps_per_epoch = math.ceil(len(texts) / settings.batch_size)
-    first = _length_batches(lengths, settings.batch_size, rng)
-    # Time a few steps (under a schedule sized for the most epochs) to size the run to the
-    # budget; the schedule then decays over the steps the budget allows.
-    plan = {"total": steps_per_epoch * settings.max_epochs}
+    # The schedule decays over the steps the budget allows, planned from the measured speed
+    # after a few steps and again after the first epoch: the first steps of a run can be
+    # several times slower than the rest. Later epochs may only shorten the plan (a machine
+    # that slows down); lengthening it then would raise a learning rate already decayed.
+    plan = {"epochs": settings.max_epochs}
     scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: warmup_linear(step, plan["total"])
+        optimizer, lambda step: warmup_linear(step, steps_per_epoch * plan["epochs"])
     )
-    timed = first[:TIMING_STEPS]
-    for batch in timed:
-        loss = run_step(batch)
-        scheduler.step()
-    per_step = (time.perf_counter() - started) / max(1, len(timed))
-    affordable = int(settings.time_budget_s / (per_step * steps_per_epoch))
-    epochs = max(settings.min_epochs, min(settings.max_epochs, affordable))
-    plan["total"] = total = steps_per_epoch * epochs
-    rest = first[len(timed) :] + [
-        batch
-        for _ in range(epochs - 1)
-        for batch in _length_batches(lengths, settings.batch_size, rng)
-    ]
-    step = len(timed)
-    for batch in rest:
-        loss = run_step(batch)
-        scheduler.step()
-        step += 1
-        if progress:
-            progress(step, total, loss)
+
+    def replan(epochs_started: int) -> None:
+        per_step = (time.perf_counter() - started) / step
+        affordable = affordable_epochs(
+            settings, per_step * steps_per_epoch, at_least=epochs_started
+        )
+        plan["epochs"] = affordable if epochs_started <= 1 else min(plan["epochs"], affordable)
+
+    step = epoch = 0
+    loss = 0.0
+    while epoch < plan["epochs"]:
+        epoch += 1
+        for batch in _length_batches(lengths, settings.batch_size, rng):
+            loss = run_step(batch)
+            scheduler.step()
+            step += 1
+            if step == TIMING_STEPS:
+                replan(epoch)
+            if progress:
+                progress(step, steps_per_epoch * plan["epochs"], loss)
+        replan(epoch)
     encoder.eval()
     out_dir.mkdir(parents=True, exist_ok=True)
     model.save(str(out_dir))
     seconds = time.perf_counter() - started
     return TuningReport(
-        epochs=epochs,
+        epochs=epoch,
         steps=step,
         seconds=round(seconds, 1),
-        seconds_per_step=round(per_step, 4),
+        seconds_per_step=round(seconds / max(1, step), 4),
         final_loss=round(loss, 4),
     )
+
+
+def affordable_epochs(settings: TuningSettings, seconds_per_epoch: float, *, at_least: int) -> int:
+    """How many epochs fit the time budget at the measured speed, within the settings' bounds.
+
+    Never fewer than ``at_least`` (the epochs already started).
+    """
+    affordable = int(settings.time_budget_s / max(seconds_per_epoch, 1e-9))
+    fitted = max(settings.min_epochs, min(settings.max_epochs, affordable))
+    return max(fitted, at_least)
 
 
 def warmup_linear(step: int, total_steps: int) -> float:
