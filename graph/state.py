@@ -46,6 +46,20 @@ class Source(TypedDict):
     facts: NotRequired[dict[str, Any]]
 
 
+class SourceHit(TypedDict):
+    """A source retrieved for one question, with its relevance to that question."""
+
+    id: str
+    score: float
+
+
+class IntentQuestion(TypedDict):
+    """The part of a several-request message one intent is about, and the articles it found."""
+
+    question: str
+    hits: list[SourceHit]  # best first; each is also among the turn's sources
+
+
 class RetrievalView(TypedDict):
     """Quality and cost of this turn's retrieval."""
 
@@ -129,6 +143,7 @@ class TicketState(InputState):
     last_answer_signature: str  # what the agent said last turn, reduced (loop detection)
     ab_variant: str  # serving or candidate intent model
     sources: list[Source]
+    intent_questions: dict[str, IntentQuestion]  # by intent, for messages asking several things
     retrieval: RetrievalView | None
     open_proposals: list[ActionView]
     focus_order_id: str | None  # the order the conversation is about

@@ -34,6 +34,7 @@ def guard(state: TicketState) -> dict[str, Any]:
         },
         "intents": [],
         "sources": [],
+        "intent_questions": {},
         "retrieval": None,
         "gate": None,
         "actions": [],

@@ -231,12 +231,8 @@ def _account_update(
 def _answer_from_articles(
     ctx: ToolContext, state: TicketState, view: IntentView
 ) -> tuple[AnswerPart, ActionExecution | None]:
-    evidence = [s for s in state["sources"] if s["kind"] in ("article", "resolution")]
-    answer = extractive_answer(
-        state["message"],
-        [(s["id"], s["title"], s["text"], s["score"]) for s in evidence],
-        embedder=ctx.embedder,
-    )
+    question, candidates = _article_candidates(state, view["intent"])
+    answer = extractive_answer(question, candidates, embedder=ctx.embedder)
     if answer is None:
         kind = "clarify" if view["intent"] == "unknown" else "no_answer"
         return {"intent": view["intent"], "kind": kind, "facts": {}, "source_ids": []}, None
@@ -247,6 +243,26 @@ def _answer_from_articles(
         "source_ids": [answer.source_id],
     }
     return part, None
+
+
+def _article_candidates(
+    state: TicketState, intent: str
+) -> tuple[str, list[tuple[str, str, str, float]]]:
+    """The question an intent asks and its (id, title, text, score) articles, best first.
+
+    In a message asking several things, an intent answers its own part of the message from
+    the articles found for that part; otherwise the message from the turn's articles.
+    """
+    own = state.get("intent_questions", {}).get(intent)
+    if own is None:
+        articles = [s for s in state["sources"] if s["kind"] in ("article", "resolution")]
+        return state["message"], [(s["id"], s["title"], s["text"], s["score"]) for s in articles]
+    by_id = {source["id"]: source for source in state["sources"]}
+    return own["question"], [
+        (hit["id"], by_id[hit["id"]]["title"], by_id[hit["id"]]["text"], hit["score"])
+        for hit in own["hits"]
+        if hit["id"] in by_id
+    ]
 
 
 def _unknown(

@@ -9,7 +9,9 @@ import numpy as np
 from langgraph.runtime import Runtime
 
 from graph.context import AgentContext, services_of, tool_context
-from graph.state import RetrievalView, Source, TicketState
+from graph.state import IntentQuestion, IntentView, RetrievalView, Source, SourceHit, TicketState
+from supportgraph.intents.clauses import own_part, refers_back
+from supportgraph.knowledge.index import KnowledgeHit
 from tools.account import lookup_order, recent_orders
 
 ARTICLE_K = 4
@@ -29,16 +31,14 @@ def retrieve(state: TicketState, runtime: Runtime[AgentContext]) -> dict[str, An
         kinds=("article", "resolution"),
     )
     sources: list[Source] = _order_sources(state, services)
-    sources += [
-        {
-            "id": hit.id,
-            "kind": hit.kind,
-            "title": f"{hit.title}: {hit.heading}",
-            "score": round(hit.score, 4),
-            "text": hit.text,
-        }
-        for hit in hits
-    ]
+    sources += [_article_source(hit) for hit in hits]
+    questions: dict[str, IntentQuestion] = {}
+    known = {source["id"] for source in sources}
+    for intent, (question, found) in _intent_questions(state, services).items():
+        sources += [_article_source(hit) for hit in found if hit.id not in known]
+        known |= {hit.id for hit in found}
+        hit_views: list[SourceHit] = [{"id": h.id, "score": round(h.score, 4)} for h in found]
+        questions[intent] = {"question": question, "hits": hit_views}
     top = hits[0].score if hits else 0.0
     retrieval: RetrievalView = {
         "query": state["message"],
@@ -47,7 +47,59 @@ def retrieve(state: TicketState, runtime: Runtime[AgentContext]) -> dict[str, An
         "context_tokens": sum(len(s["text"].split()) for s in sources) * 4 // 3,
         "latency_ms": round((time.perf_counter() - started) * 1000, 3),
     }
-    return {"sources": sources, "retrieval": retrieval}
+    return {"sources": sources, "intent_questions": questions, "retrieval": retrieval}
+
+
+def _article_source(hit: KnowledgeHit) -> Source:
+    return {
+        "id": hit.id,
+        "kind": hit.kind,
+        "title": f"{hit.title}: {hit.heading}",
+        "score": round(hit.score, 4),
+        "text": hit.text,
+    }
+
+
+def _intent_questions(
+    state: TicketState, services: Any
+) -> dict[str, tuple[str, list[KnowledgeHit]]]:
+    """For a message asking several things, what each intent asks and the articles it finds.
+
+    One search for the whole message finds the articles of its longest request; "how do I
+    change my default card? and what are your support hours?" then answered the card question
+    twice and the hours never.
+    """
+    views = state["intents"]
+    if len(views) < 2:
+        return {}
+    text = state.get("model_text") or state["message"]
+    parts = {view["intent"]: _asked_by(view, views, text) for view in views}
+    asked = {
+        intent: part
+        for intent, part in parts.items()
+        if part != text and len(part.split()) > 1 and not refers_back(part)
+    }
+    questions = list(dict.fromkeys(asked.values()))
+    vectors = services.embedder.embed(questions) if questions else []
+    found = {
+        question: services.knowledge.search(
+            vector, query=question, k=ARTICLE_K, kinds=("article", "resolution")
+        )
+        for question, vector in zip(questions, vectors, strict=True)
+    }
+    return {intent: (part, found[part]) for intent, part in asked.items()}
+
+
+def _asked_by(view: IntentView, views: list[IntentView], text: str) -> str:
+    """The part of the message an intent is about.
+
+    The rest once the other requests' clauses are gone or, when they have none (intents of the
+    whole message), the intent's own clause.
+    """
+    rest = own_part(
+        text, [str(other.get("evidence") or "") for other in views if other is not view]
+    )
+    return view.get("evidence") or text if rest == text else rest
 
 
 def _order_sources(state: TicketState, services: Any) -> list[Source]:

@@ -132,3 +132,19 @@ def test_postgres_checkpointer_keeps_the_transcript(
         assert order is not None and order.status == "cancelled"
     finally:
         engine.dispose()
+
+
+def test_each_question_of_a_message_is_answered_from_its_own_article(services: Services) -> None:
+    graph = build_graph().compile(checkpointer=InMemorySaver())
+    message = (
+        "How do I change which card is my default at checkout? And what are your support hours?"
+    )
+    turn = {"ticket_id": "tkt_two", "customer_id": "cust_456", "message": message}
+    output = graph.invoke(
+        turn, {"configurable": {"thread_id": "tkt_two"}}, context=AgentContext(services=services)
+    )
+    state = graph.get_state({"configurable": {"thread_id": "tkt_two"}}).values
+    assert state["intent_questions"]["faq"]["question"] == "what are your support hours?"
+    assert "default payment method" in output["response"]  # the card question
+    assert "8am to 8pm ET" in output["response"]  # the hours, from their own search
+    assert "(Source: Contacting Larkspur Support" in output["response"]

@@ -161,6 +161,44 @@ def test_a_sentence_about_what_was_just_asked_stays_with_it(
     ]
 
 
+@pytest.mark.parametrize(
+    ("others", "asked"),
+    [
+        # the condition before the question stays with it
+        (
+            ["Two quick ones: where can I grab a PDF invoice for my order"],
+            "if I send something back that isn't broken, is there a fee?",
+        ),
+        (
+            ["is there a fee?"],
+            "Two quick ones: where can I grab a PDF invoice for my order, "
+            "and if I send something back that isn't broken",
+        ),
+        ([], None),  # nothing removed: the whole message
+    ],
+)
+def test_the_part_of_a_message_one_request_asks(others: list[str], asked: str | None) -> None:
+    from supportgraph.intents.clauses import own_part
+
+    text = (
+        "Two quick ones: where can I grab a PDF invoice for my order, and if I send something "
+        "back that isn't broken, is there a fee?"
+    )
+    assert own_part(text, others) == (asked or text)
+    middle = "Need to update my Visa, want to know if you ship to the UK, and I have a new phone."
+    assert own_part(middle, ["want to know if you ship to the UK"]) == (
+        "Need to update my Visa, and I have a new phone."
+    )
+
+
+def test_a_part_that_points_back_to_the_rest_is_not_asked_on_its_own() -> None:
+    from supportgraph.intents.clauses import refers_back
+
+    assert refers_back("Can I get a new one?") and refers_back("when will they arrive")
+    assert not refers_back("what are your support hours?")
+    assert not refers_back("if I send something back that isn't broken, is there a fee?")
+
+
 def test_classifier_without_model_falls_back_to_unknown() -> None:
     bare = IntentClassifier(TAXONOMY, None)
     [prediction] = bare.classify("what's the weather in Paris", None)

@@ -32,3 +32,38 @@ def split_clauses(text: str) -> list[str]:
     """The message's clauses of two words or more (one element for a one-request message)."""
     parts = (part.strip() for part in CLAUSE_BREAK.split(text))
     return [part for part in parts if len(part.split()) >= 2]
+
+
+# What a removed clause leaves at the edges of the rest: punctuation and joining words.
+_LOOSE_ENDS = re.compile(
+    r"^(?:[\s,;:.?!-]+|(?:and also|also|plus|and|but|oh|so)\b)+|(?:[\s,;:-]+|\s(?:and|also)\b)+$",
+    re.IGNORECASE,
+)
+
+
+# Words that point back to something another part of the message named ("can I get a new
+# one?" after "the reset link expired"): such a part means nothing on its own.
+_BACK_REFERENCE = re.compile(r"\b(?:it|its|one|ones|they|them|their)\b", re.IGNORECASE)
+
+
+def refers_back(part: str) -> bool:
+    """Whether a part of a message leans on the rest of it for what it is about."""
+    return bool(_BACK_REFERENCE.search(part))
+
+
+def own_part(text: str, other_clauses: list[str]) -> str:
+    """The message without the clauses that carried its other requests.
+
+    Several requests in one message each deserve their own answer: "where can I grab an invoice,
+    and if I send something back that isn't broken, is there a fee?" asks about the fee in
+    everything but the invoice clause (the condition included, which a clause split loses).
+    """
+    rest = text
+    for clause in sorted(other_clauses, key=len, reverse=True):
+        if clause and clause in rest:
+            rest = rest.replace(clause, " ")
+    rest = re.sub(r"\s*[,;:](?:\s*[,;:])+", ",", re.sub(r"\s+", " ", rest)).strip()
+    previous = None
+    while previous != rest:
+        previous, rest = rest, _LOOSE_ENDS.sub("", rest).strip()
+    return rest
