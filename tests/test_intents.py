@@ -49,6 +49,12 @@ def test_rules_find_both_intents_of_the_spec_message() -> None:
         ("my bank is already investigating the payment", "billing", "dispute"),
         ("He can't access his old email address any more", "password_reset", "account_recovery"),
         ("I lost access to my old inbox", "password_reset", "account_recovery"),
+        ("Can the laptop go to 221 Baker Street, Portland, OR 97201 instead?", "account_update",
+         "shipping_address"),
+        ("I sent your form three days ago and nobody has replied.", "complaint", None),
+        ("your email change process is a total mess", "complaint", None),
+        ("you idiots can't do anything right", "complaint", None),
+        ("the profile page won't save, your site is broken", "complaint", None),
     ],
 )  # fmt: skip
 def test_rules(text: str, intent: str, sub_intent: str | None) -> None:
@@ -59,6 +65,18 @@ def test_rules(text: str, intent: str, sub_intent: str | None) -> None:
 
 def test_rules_stay_silent_out_of_scope() -> None:
     assert match_rules("what's the weather in Paris", TAXONOMY) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "is the site broken? I can't sign in",
+        "is there a joke card in the gift box?",
+        "I gave it to 3 friends",
+    ],
+)
+def test_questions_that_only_mention_trouble_are_no_complaint(text: str) -> None:
+    assert {m.intent for m in match_rules(text, TAXONOMY)} <= {"faq"}
 
 
 @pytest.mark.parametrize(
