@@ -99,7 +99,7 @@ def _asked_by(view: IntentView, views: list[IntentView], text: str) -> str:
     rest = own_part(
         text, [str(other.get("evidence") or "") for other in views if other is not view]
     )
-    return view.get("evidence") or text if rest == text else rest
+    return (view.get("evidence") or text) if rest == text else rest
 
 
 def _order_sources(state: TicketState, services: Any) -> list[Source]:

@@ -76,13 +76,18 @@ def requested_refund_amount(text: str, mentioned: Sequence[str]) -> str | None:
 # "How do I start a return?" asks for the procedure, not for an action on whichever order.
 HOW_TO = re.compile(
     r"\bhow (?:do|can|should|would) (?:i|we)\b|\bhow to\b"
-    r"|\bwhat(?:'s| is) the (?:process|procedure)\b",
+    r"|\bwhat(?:'s| is) the (?:process|procedure)\b"
+    r"|\bdo (?:you|y'all)(?: guys)? (?:do|offer|refund|give|allow|match)\b",
     re.IGNORECASE,
 )
 
 
 def asks_how(text: str) -> bool:
-    """Whether the message asks how something is done."""
+    """Whether the message asks how something is done, or whether the store does it at all.
+
+    "How do I start a return?" and "do you refund the difference?" ask about the policy; "can
+    you refund my order?" asks for it.
+    """
     return bool(HOW_TO.search(text))
 
 
