@@ -55,6 +55,8 @@ def test_compiled_graph_runs_a_turn(services: Services) -> None:
     }  # fmt: skip
     state = graph.get_state(config).values
     assert state["turn"] == 1 and len(state["transcript"]) == 2
+    # Neither the order's status nor a refund proposal reads articles: no searches of their own.
+    assert state["intent_questions"] == {}
 
 
 def test_compiled_graph_keeps_the_conversation(services: Services) -> None:
