@@ -253,16 +253,15 @@ def _article_candidates(
     In a message asking several things, an intent answers its own part of the message from
     the articles found for that part; otherwise the message from the turn's articles.
     """
+    articles = {s["id"]: s for s in state["sources"] if s["kind"] in ("article", "resolution")}
     own = state.get("intent_questions", {}).get(intent)
-    if own is None:
-        articles = [s for s in state["sources"] if s["kind"] in ("article", "resolution")]
-        return state["message"], [(s["id"], s["title"], s["text"], s["score"]) for s in articles]
-    by_id = {source["id"]: source for source in state["sources"]}
-    return own["question"], [
-        (hit["id"], by_id[hit["id"]]["title"], by_id[hit["id"]]["text"], hit["score"])
-        for hit in own["hits"]
-        if hit["id"] in by_id
-    ]
+    question = state["message"] if own is None else own["question"]
+    ranked = (
+        [(s["id"], s["score"]) for s in articles.values()]
+        if own is None
+        else [(hit["id"], hit["score"]) for hit in own["hits"] if hit["id"] in articles]
+    )
+    return question, [(i, articles[i]["title"], articles[i]["text"], score) for i, score in ranked]
 
 
 def _unknown(
@@ -278,6 +277,25 @@ def _acknowledge(kind: str) -> Handler:
         return {"intent": view["intent"], "kind": kind, "facts": {}, "source_ids": []}, None
 
     return handler
+
+
+# Handlers that never answer from articles: retrieve makes no search of their own for them.
+NEVER_FROM_ARTICLES = frozenset(
+    {"order_status", "cancel_order", "password_reset", "human_agent", "complaint", "unknown"}
+)
+
+
+def may_answer_from_articles(view: IntentView, asked: str) -> bool:
+    """Whether an intent's handler may answer ``asked`` from articles.
+
+    A refund does only when asked about, not asked for (see ``_order_action``): "how long until
+    my refund shows up?", "how do I start a return?", "do you refund the difference?".
+    """
+    if view["intent"] in NEVER_FROM_ARTICLES:
+        return False
+    return view["intent"] != "refund" or (
+        view["sub_intent"] == "refund_status" or text_tools.asks_how(asked)
+    )
 
 
 HANDLERS: dict[str, Handler] = {

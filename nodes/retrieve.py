@@ -10,7 +10,7 @@ from langgraph.runtime import Runtime
 
 from graph.context import AgentContext, services_of, tool_context
 from graph.state import IntentQuestion, IntentView, RetrievalView, Source, SourceHit, TicketState
-from supportgraph import text as text_tools
+from nodes.resolve import may_answer_from_articles
 from supportgraph.intents.clauses import own_part, refers_back
 from supportgraph.knowledge.index import KnowledgeHit
 from tools.account import lookup_order, recent_orders
@@ -18,11 +18,6 @@ from tools.account import lookup_order, recent_orders
 ARTICLE_K = 4
 RECENT_ORDERS = 5
 ORDER_INTENTS = frozenset({"order_status", "refund", "cancel_order", "account_update", "complaint"})
-# Intents whose answers never come from articles get no search of their own (each costs a
-# query embedding and a search, 10-25 ms on two cores).
-NO_ARTICLE_INTENTS = frozenset(
-    {"order_status", "cancel_order", "password_reset", "human_agent", "complaint", "unknown"}
-)
 
 
 def retrieve(state: TicketState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
@@ -83,7 +78,8 @@ def _intent_questions(
     for view in views:
         part = _asked_by(view, views, text)
         searchable = part != text and len(part.split()) > 1 and not refers_back(part)
-        if searchable and _may_answer_from_articles(view, part):
+        # A search costs a query embedding and 10-25 ms: only for handlers that read articles.
+        if searchable and may_answer_from_articles(view, part):
             asked[view["intent"]] = part
     questions = list(dict.fromkeys(asked.values()))
     vectors = services.embedder.embed(questions) if questions else []
@@ -94,15 +90,6 @@ def _intent_questions(
         for question, vector in zip(questions, vectors, strict=True)
     }
     return {intent: (part, found[part]) for intent, part in asked.items()}
-
-
-def _may_answer_from_articles(view: IntentView, part: str) -> bool:
-    """Whether the intent's handler may read articles: a refund only when asked about."""
-    if view["intent"] in NO_ARTICLE_INTENTS:
-        return False
-    if view["intent"] != "refund":
-        return True
-    return view["sub_intent"] == "refund_status" or text_tools.asks_how(part)
 
 
 def _asked_by(view: IntentView, views: list[IntentView], text: str) -> str:
