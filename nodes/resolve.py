@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from langgraph.runtime import Runtime
@@ -163,22 +164,26 @@ def _order_status(
     order = _target_order(state, view)
     if order is None:
         return _missing_order_part(state, view["intent"]), None
-    facts = order.get("facts", {})
+    return _order_part(order), None
+
+
+def _order_part(order: Source) -> AnswerPart:
     return {
         "intent": "order_status",
         "kind": "order_status",
-        "facts": facts,
+        "facts": order.get("facts", {}),
         "source_ids": [order["id"]],
-    }, None
+    }
 
 
 def _order_action(action: str) -> Handler:
     def handler(
         ctx: ToolContext, state: TicketState, view: IntentView
     ) -> tuple[AnswerPart, ActionExecution | None]:
-        if view["sub_intent"] == "refund_status" and not state["entities"]["order_ids"]:
-            # "How long until my refund shows up?" asks about the policy, not for a refund.
-            return _answer_from_articles(ctx, state, view)
+        if view["sub_intent"] == "refund_status":
+            answered = _refund_status(ctx, state, view)
+            if answered is not None:
+                return answered
         # "How do I start a return?" about no order in particular gets the procedure, not a
         # refund proposed on a guessed order.
         asked = view.get("evidence") or state["message"]
@@ -196,6 +201,41 @@ def _order_action(action: str) -> Handler:
         return proposal_part(view["intent"], row, order.get("facts", {}), [order["id"]]), row
 
     return handler
+
+
+def _refund_status(
+    ctx: ToolContext, state: TicketState, view: IntentView
+) -> tuple[AnswerPart, ActionExecution | None] | None:
+    """Where a refund stands: the refunded order beside the policy on when refunds arrive.
+
+    "How long until refunds show up?" gets the policy alone; "where is my refund?" also the
+    customer's newest refunded order. None when a named order may still be refunded and the
+    message does not ask after a refund of its own ("refund the balance of ORD-1401"): a
+    refund may then be proposed for it.
+    """
+    asked = view.get("evidence") or state["message"]
+    named = bool(state["entities"]["order_ids"])
+    own = text_tools.asks_about_own_refund(asked)
+    order = _target_order(state, view, guess=False)
+    if order is None and not named and own:
+        order = next((o for o in _orders(state) if _refunded(o) > 0), None)
+    if order is not None and _refunded(order) > 0 and (own or _refundable(order) == 0):
+        part, _ = _answer_from_articles(ctx, state, view)
+        if part["kind"] != "article":
+            return {**_order_part(order), "intent": view["intent"]}, None
+        facts = {**part["facts"], "order": order.get("facts", {})}
+        return {**part, "facts": facts, "source_ids": [order["id"], *part["source_ids"]]}, None
+    if named:
+        return None
+    return _answer_from_articles(ctx, state, view)
+
+
+def _refunded(order: Source) -> Decimal:
+    return Decimal(order.get("facts", {}).get("refunded_total") or "0")
+
+
+def _refundable(order: Source) -> Decimal:
+    return Decimal(order.get("facts", {}).get("refundable") or "0")
 
 
 def _password_reset(

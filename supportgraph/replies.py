@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from graph.state import ActionView, AnswerPart
@@ -40,6 +41,9 @@ def describe_order(facts: dict[str, Any]) -> str:
         return f"{head} has shipped: it left our warehouse on {facts['shipped_on']}{tracking}{eta}."
     if status == "delivered":
         return f"{head} was delivered on {facts['delivered_on']}."
+    if status == "cancelled" and Decimal(facts.get("refunded_total") or "0") > 0:
+        refunded = _money(facts["refunded_total"])
+        return f"{head} is cancelled: {refunded} went back to your payment method."
     if status == "cancelled":
         return f"{head} is cancelled."
     if status == "refunded":
@@ -154,6 +158,10 @@ TEMPLATES: dict[str, Callable[[AnswerPart], str]] = {
 }
 
 
+# Parts about an order (``facts["order"]``) whose reply describes the order first.
+ORDER_FIRST_KINDS = frozenset({"offer", "denied", "article"})
+
+
 def render(parts: list[AnswerPart]) -> str:
     """The reply for a turn: one paragraph per answer part, in order, without repeats.
 
@@ -162,7 +170,7 @@ def render(parts: list[AnswerPart]) -> str:
     paragraphs: list[str] = []
     described: set[str] = set()
     for part in parts:
-        order = part["facts"].get("order") if part["kind"] in ("offer", "denied") else None
+        order = part["facts"].get("order") if part["kind"] in ORDER_FIRST_KINDS else None
         if part["kind"] == "order_status":
             described.add(part["facts"]["order_id"])
         elif order and order["order_id"] not in described:

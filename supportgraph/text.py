@@ -91,6 +91,20 @@ def asks_how(text: str) -> bool:
     return bool(HOW_TO.search(text))
 
 
+# "Where is my refund?" is about the customer's own refund; "when do refunds arrive?" is not.
+OWN_REFUND = re.compile(
+    r"\b(?:my|our) (?:refund|reimbursement|money)\b"
+    r"|\b(?:i|we) (?:still )?(?:haven't|have not|didn't|did not|never)"
+    r" (?:got|gotten|received|seen)\b",
+    re.IGNORECASE,
+)
+
+
+def asks_about_own_refund(text: str) -> bool:
+    """Whether the message asks about a refund of the customer's own, not refunds in general."""
+    return bool(OWN_REFUND.search(text))
+
+
 def emails(text: str) -> list[str]:
     """Email addresses mentioned."""
     return EMAIL.findall(text)

@@ -7,10 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import settings_for
 from test_encoder_tuning import HELD_OUT, ROWS, write_csv
+from testkit import Prepared
 from typer.testing import CliRunner
 
 from supportgraph.cli import app
+from supportgraph.intents import cli
 from supportgraph.intents.model import (
     DEFAULT_UNKNOWN_RECALL,
     IntentModel,
@@ -83,6 +86,19 @@ def test_predict_answers_out_of_scope_messages_with_unknown(
     assert [line["intent"] for line in lines] == ["sim_not_working", UNKNOWN]
     assert all(line["classifier_used"] == "embedding" for line in lines)
     assert lines[0]["confidence"] > 0.5
+
+
+def test_without_a_model_predict_reads_messages_as_the_agent_does(
+    data_dir: Path, prepared: Prepared, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The agent's model reads the message with its typos repaired; so must its figures.
+    monkeypatch.setattr(cli, "get_settings", lambda: settings_for(data_dir, prepared))
+    messages = ["reufnd", "can you canel the sofa i ordeed"]
+    result = CliRunner().invoke(app, ["classifier", "predict"], input="\n".join(messages))
+    assert result.exit_code == 0, result.output
+    lines = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert [line["text"] for line in lines] == messages  # echoed as written
+    assert [line["intent"] for line in lines] == ["refund", "cancel_order"]
 
 
 def test_unknown_recall_needs_out_of_scope_validation_rows(tmp_path: Path) -> None:

@@ -107,6 +107,34 @@ def test_a_question_on_how_to_return_gets_the_procedure_unless_it_names_an_order
         assert "ORD-" not in output["response"]  # no order guessed at
 
 
+@pytest.mark.parametrize(
+    ("message", "says"),
+    [
+        ("where's my refund for the yoga mat ORD-1302?", "ORD-1302 (Yoga mat, $29.00) is refunded"),
+        ("where is my refund?", "ORD-1301 (Desk lamp, $39.00) is cancelled: $39.00 went back"),
+        ("How long do refunds take to show up?", "5-10 business days"),
+    ],
+)
+def test_a_refund_asked_after_is_reported_not_proposed_again(
+    services: Services, message: str, says: str
+) -> None:
+    graph = build_graph().compile(checkpointer=InMemorySaver())
+    turn = {"ticket_id": "tkt_refund_status", "customer_id": "cust_103", "message": message}
+    output = graph.invoke(
+        turn,
+        {"configurable": {"thread_id": "tkt_refund_status"}},
+        context=AgentContext(services=services),
+    )
+    assert [(v["intent"], v["sub_intent"]) for v in output["intents"]] == [
+        ("refund", "refund_status")
+    ]
+    assert output["actions"] == []
+    assert says in output["response"]
+    assert "5-10 business days" in output["response"]  # when refunds arrive, from the article
+    if message.startswith("How long"):
+        assert "ORD-" not in output["response"]  # refunds in general: no order of theirs
+
+
 @pytest.mark.postgres
 def test_postgres_checkpointer_keeps_the_transcript(
     seeded_postgres_url: str, prepared: Prepared

@@ -55,6 +55,10 @@ def test_rules_find_both_intents_of_the_spec_message() -> None:
         ("your email change process is a total mess", "complaint", None),
         ("you idiots can't do anything right", "complaint", None),
         ("the profile page won't save, your site is broken", "complaint", None),
+        ("where is my refund?", "refund", "refund_status"),
+        ("I want to check the status of my refund", "refund", "refund_status"),
+        ("Where's my reimbursement for ORD-1302?", "refund", "refund_status"),
+        ("forgot pw", "password_reset", None),
     ],
 )  # fmt: skip
 def test_rules(text: str, intent: str, sub_intent: str | None) -> None:

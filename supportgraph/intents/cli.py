@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from enum import StrEnum
 from pathlib import Path
@@ -13,7 +14,7 @@ from typing import Annotated
 import numpy as np
 import typer
 
-from supportgraph.intents.classifier import IntentClassifier
+from supportgraph.intents.classifier import IntentClassifier, IntentPrediction
 from supportgraph.intents.encoder_tuning import TuningReport, TuningSettings, finetune_encoder
 from supportgraph.intents.metrics import classification_report
 from supportgraph.intents.model import (
@@ -158,16 +159,20 @@ def _finetune(
         )
 
 
-def _classifier(model_dir: Path | None) -> IntentClassifier:
+def _predictor(model_dir: Path | None) -> Callable[[str], list[IntentPrediction]]:
+    """A model folder's classifier; without one, the agent's, reading what the agent reads."""
     if model_dir is None:
         from supportgraph.services import Services
 
-        return Services(get_settings()).classifier
-    return IntentClassifier(
+        services = Services(get_settings())
+        serving = services.classifier
+        return lambda text: serving.predict_text(services.model_text(text))
+    classifier = IntentClassifier(
         load_taxonomy(),
         IntentModel.load(model_dir),
         embedder=Embedder(get_settings().embedding_model),
     )
+    return classifier.predict_text
 
 
 @app.command(name="eval")
@@ -176,14 +181,14 @@ def evaluate(
     model: ModelOption = None,
 ) -> None:
     """Print accuracy, macro-F1, in-scope accuracy, unknown precision/recall and latency."""
-    classifier = _classifier(model)
+    classify = _predictor(model)
     rows = read_labelled_csv(data)
     predicted: list[str] = []
     latencies: list[float] = []
-    classifier.predict_text("warm up")
+    classify("warm up")
     for row in rows:
         started = time.perf_counter()
-        predicted.append(classifier.predict_text(row.text)[0].intent)
+        predicted.append(classify(row.text)[0].intent)
         latencies.append((time.perf_counter() - started) * 1000)
     report = classification_report([row.intents[0] for row in rows], predicted, latencies)
     typer.echo(json.dumps(report))
@@ -192,12 +197,12 @@ def evaluate(
 @app.command()
 def predict(model: ModelOption = None) -> None:
     """Read one message per line on stdin; print one JSON line per message."""
-    classifier = _classifier(model)
+    classify = _predictor(model)
     for line in sys.stdin:
         text = line.strip()
         if not text:
             continue
-        top = classifier.predict_text(text)[0]
+        top = classify(text)[0]
         typer.echo(
             json.dumps(
                 {
