@@ -123,7 +123,8 @@ def _target_order(
 ) -> Source | None:
     """The order an intent is about: named by id, then by product, then in focus, else newest.
 
-    When guessing for an action, the newest order the action could apply to comes first;
+    When guessing, the newest order the action could apply to comes first, and for a status
+    question the newest in the status the message describes ("it says delivered");
     ``guess=False`` returns None instead.
     """
     orders = _orders(state)
@@ -147,7 +148,10 @@ def _target_order(
         return by_id[focus]
     if not guess:
         return None
-    wanted = ACTIONABLE_STATUSES.get(view["intent"] if view else "", frozenset())
+    intent = view["intent"] if view else ""
+    wanted = ACTIONABLE_STATUSES.get(intent) or (
+        text_tools.statuses_described(evidence) if intent == "order_status" else frozenset()
+    )
     actionable = [o for o in orders if o.get("facts", {}).get("status") in wanted]
     return actionable[0] if actionable else orders[0]
 
@@ -164,6 +168,9 @@ def _order_status(
     order = _target_order(state, view)
     if order is None:
         return _missing_order_part(state, view["intent"]), None
+    if text_tools.statuses_described(view.get("evidence") or state["message"]):
+        # "It says delivered but I never got it": the order, then what to do about it.
+        return _order_with_article(ctx, state, view, order), None
     return _order_part(order), None
 
 
@@ -220,14 +227,21 @@ def _refund_status(
     if order is None and not named and own:
         order = next((o for o in _orders(state) if _refunded(o) > 0), None)
     if order is not None and _refunded(order) > 0 and (own or _refundable(order) == 0):
-        part, _ = _answer_from_articles(ctx, state, view)
-        if part["kind"] != "article":
-            return {**_order_part(order), "intent": view["intent"]}, None
-        facts = {**part["facts"], "order": order.get("facts", {})}
-        return {**part, "facts": facts, "source_ids": [order["id"], *part["source_ids"]]}, None
+        return _order_with_article(ctx, state, view, order), None
     if named:
         return None
     return _answer_from_articles(ctx, state, view)
+
+
+def _order_with_article(
+    ctx: ToolContext, state: TicketState, view: IntentView, order: Source
+) -> AnswerPart:
+    """The order's facts, then the help centre's answer to what was asked about it."""
+    part, _ = _answer_from_articles(ctx, state, view)
+    if part["kind"] != "article":
+        return {**_order_part(order), "intent": view["intent"]}
+    facts = {**part["facts"], "order": order.get("facts", {})}
+    return {**part, "facts": facts, "source_ids": [order["id"], *part["source_ids"]]}
 
 
 def _refunded(order: Source) -> Decimal:
@@ -307,7 +321,9 @@ def _article_candidates(
 def _unknown(
     ctx: ToolContext, state: TicketState, view: IntentView
 ) -> tuple[AnswerPart, ActionExecution | None]:
-    return {"intent": "unknown", "kind": "clarify", "facts": {}, "source_ids": []}, None
+    # "hi there" and "ok thanks" get a greeting and a goodbye, not "I'm not sure I understood".
+    kind = view["sub_intent"] if view["sub_intent"] in ("greeting", "closing") else "clarify"
+    return {"intent": "unknown", "kind": kind, "facts": {}, "source_ids": []}, None
 
 
 def _acknowledge(kind: str) -> Handler:
@@ -321,7 +337,7 @@ def _acknowledge(kind: str) -> Handler:
 
 # Handlers that never answer from articles: retrieve makes no search of their own for them.
 NEVER_FROM_ARTICLES = frozenset(
-    {"order_status", "cancel_order", "password_reset", "human_agent", "complaint", "unknown"}
+    {"cancel_order", "password_reset", "human_agent", "complaint", "unknown"}
 )
 
 
@@ -329,10 +345,13 @@ def may_answer_from_articles(view: IntentView, asked: str) -> bool:
     """Whether an intent's handler may answer ``asked`` from articles.
 
     A refund does only when asked about, not asked for (see ``_order_action``): "how long until
-    my refund shows up?", "how do I start a return?", "do you refund the difference?".
+    my refund shows up?", "how do I start a return?", "do you refund the difference?". An
+    order's status does when the message describes a problem with it ("it says delivered").
     """
     if view["intent"] in NEVER_FROM_ARTICLES:
         return False
+    if view["intent"] == "order_status":
+        return bool(text_tools.statuses_described(asked))
     return view["intent"] != "refund" or (
         view["sub_intent"] == "refund_status" or text_tools.asks_how(asked)
     )

@@ -13,6 +13,11 @@ CLARIFY = (
     "cancellations, passwords and account details, and billing questions. "
     "Could you tell me a bit more about what you need?"
 )
+GREETING = (
+    "Hi! I can help with orders and deliveries, refunds and cancellations, passwords and "
+    "account details, and billing questions. What can I do for you?"
+)
+CLOSING = "You're welcome! If anything else comes up, just write here."
 CONFIRM_PROMPT = 'Shall I go ahead? Reply "yes" to confirm or "no" to leave it.'
 
 
@@ -141,6 +146,8 @@ TEMPLATES: dict[str, Callable[[AnswerPart], str]] = {
     "declined": _fixed("No problem, I haven't changed anything."),
     "article": _article,
     "clarify": _fixed(CLARIFY),
+    "greeting": _fixed(GREETING),
+    "closing": _fixed(CLOSING),
     "no_answer": _fixed(
         "I don't have a reliable answer to that in our help center, so I won't guess. "
         "Could you rephrase, or would you like a team member to help?"

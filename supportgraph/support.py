@@ -263,8 +263,9 @@ class SupportService:
         ticket.turn_count = state["turn"]
         ticket.updated_at = now
         ticket.ab_variant = state.get("ab_variant") or ticket.ab_variant
-        if state.get("intents") and ticket.primary_intent is None:
-            ticket.primary_intent = state["intents"][0]["intent"]
+        first = (state.get("intents") or [None])[0]
+        if first and ticket.primary_intent is None and first["sub_intent"] not in SMALL_TALK:
+            ticket.primary_intent = first["intent"]  # "hi there" is not what the ticket is about
         if state.get("handed_off"):
             if ticket.status not in (TicketStatus.ESCALATED, TicketStatus.ASSIGNED):
                 ticket.status = TicketStatus.ESCALATED
@@ -273,7 +274,7 @@ class SupportService:
             ticket.handoff_summary = state.get("handoff")
             ticket.resolved_by = None
             ticket.resolved_at = None
-        else:
+        elif not _only_a_goodbye(state):
             ticket.status, ticket.resolved_by = _status_after_turn(state)
             ticket.resolved_at = now if ticket.status == TicketStatus.RESOLVED else None
         session.add(ticket)
@@ -297,7 +298,13 @@ def _grounding_flags(grounding: dict[str, Any] | None) -> list[str]:
     return ["ungrounded_answer_replaced"] + [f"unsupported:{f}" for f in grounding["unsupported"]]
 
 
-UNRESOLVED_KINDS = frozenset({"clarify", "no_answer", "order_not_found", "ask_address"})
+SMALL_TALK = frozenset({"greeting", "closing"})
+UNRESOLVED_KINDS = frozenset({"clarify", "greeting", "no_answer", "order_not_found", "ask_address"})
+
+
+def _only_a_goodbye(state: dict[str, Any]) -> bool:
+    """A goodbye ("ok thanks") resolves nothing and reopens nothing."""
+    return {part["kind"] for part in state.get("answer", [])} == {"closing"}
 
 
 def _status_after_turn(state: dict[str, Any]) -> tuple[TicketStatus, str | None]:

@@ -77,18 +77,41 @@ def requested_refund_amount(text: str, mentioned: Sequence[str]) -> str | None:
 HOW_TO = re.compile(
     r"\bhow (?:do|can|should|would) (?:i|we)\b|\bhow to\b"
     r"|\bwhat(?:'s| is) the (?:process|procedure)\b"
-    r"|\bdo (?:you|y'all)(?: guys)? (?:do|offer|refund|give|allow|match)\b",
+    r"|\bdo (?:you|y'all)(?: guys)? (?:do|offer|refund|give|allow|match)\b"
+    r"|\bwhat(?:'s| is| are) (?:your|the) [\w -]{0,30}?"
+    r"(?:policy|policies|window|period|time ?frame|deadline|rules|fees?)\b"
+    r"|\bhow (?:long|many days) (?:do|does|have) (?:i|we)\b",
     re.IGNORECASE,
 )
 
 
 def asks_how(text: str) -> bool:
-    """Whether the message asks how something is done, or whether the store does it at all.
+    """Whether the message asks how something is done, what the rules are, or if it is done.
 
-    "How do I start a return?" and "do you refund the difference?" ask about the policy; "can
-    you refund my order?" asks for it.
+    "How do I start a return?", "what's your return window?" and "do you refund the
+    difference?" ask about the policy; "can you refund my order?" asks for it.
     """
     return bool(HOW_TO.search(text))
+
+
+# "It says delivered but I never got it" is about a delivered order; "the tracking number
+# doesn't work" about one that has shipped ("shipped" alone is often "hasn't shipped").
+DESCRIBED_STATUSES = (
+    (re.compile(r"\bdelivered\b", re.IGNORECASE), frozenset({"delivered"})),
+    (
+        re.compile(r"\b(?:tracking|in transit|out for delivery)\b", re.IGNORECASE),
+        frozenset({"shipped", "delivered"}),
+    ),
+)
+
+
+def statuses_described(text: str) -> frozenset[str]:
+    """The order statuses a message describes its order in, if any."""
+    found: frozenset[str] = frozenset()
+    for pattern, statuses in DESCRIBED_STATUSES:
+        if pattern.search(text):
+            found |= statuses
+    return found
 
 
 # "Where is my refund?" is about the customer's own refund; "when do refunds arrive?" is not.

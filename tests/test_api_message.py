@@ -159,6 +159,28 @@ def test_out_of_scope_asks_to_clarify(client: TestClient) -> None:
     assert view["status"] == "open"
 
 
+def test_greetings_and_goodbyes_are_answered_as_such(client: TestClient) -> None:
+    hello = send(client, "hi there")
+    assert hello["intent"] == "unknown" and hello["response"].startswith("Hi!")
+    ticket_id = hello["ticket_id"]
+    view = client.get(f"/v1/support/tickets/{ticket_id}").json()
+    assert view["status"] == "open" and view["primary_intent"] is None
+
+    status = send(client, "is my laptop order shipped yet?", ticket_id=ticket_id)
+    assert status["intent"] == "order_status" and "ORD-789" in status["response"]
+    resolved = client.get(f"/v1/support/tickets/{ticket_id}").json()
+    assert resolved["status"] == "resolved" and resolved["primary_intent"] == "order_status"
+
+    # The model alone read these as a question, a status request and a password reset.
+    for goodbye in ("ok thanks", "thank you so much!", "that worked, thanks"):
+        body = send(client, goodbye, ticket_id=ticket_id)
+        assert [(v["intent"], v["sub_intent"]) for v in body["intents"]] == [("unknown", "closing")]
+        assert body["response"].startswith("You're welcome")
+        assert body["actions_available"] == [] and body["escalated"] is False
+    after = client.get(f"/v1/support/tickets/{ticket_id}").json()
+    assert (after["status"], after["resolved_at"]) == ("resolved", resolved["resolved_at"])
+
+
 def test_card_numbers_are_masked_before_storage(client: TestClient) -> None:
     body = send(client, "Where is my order? I paid with 4111 1111 1111 1111")
     view = client.get(f"/v1/support/tickets/{body['ticket_id']}").json()

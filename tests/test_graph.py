@@ -135,6 +135,47 @@ def test_a_refund_asked_after_is_reported_not_proposed_again(
         assert "ORD-" not in output["response"]  # refunds in general: no order of theirs
 
 
+@pytest.mark.parametrize(
+    ("message", "says"),
+    [
+        ("my package says delivered but I never got it", "check around your home"),
+        ("the tracking number doesn't work", "ORD-790"),
+    ],
+)
+def test_a_problem_with_a_delivered_order_gets_the_order_and_what_to_do(
+    services: Services, message: str, says: str
+) -> None:
+    # cust_456's newest order (ORD-789) is still processing; "delivered" and "tracking" speak
+    # of the delivered one (ORD-790).
+    graph = build_graph().compile(checkpointer=InMemorySaver())
+    turn = {"ticket_id": "tkt_missing", "customer_id": "cust_456", "message": message}
+    output = graph.invoke(
+        turn,
+        {"configurable": {"thread_id": "tkt_missing"}},
+        context=AgentContext(services=services),
+    )
+    assert [v["intent"] for v in output["intents"]] == ["order_status"]
+    assert output["response"].startswith("Order ORD-790 (Nimbus wireless headphones")
+    assert "ORD-789" not in output["response"]
+    assert says in output["response"] and "(Source: " in output["response"]
+
+
+def test_a_question_on_the_return_window_proposes_nothing(services: Services) -> None:
+    # The model reads it as a refund request; without the policy words it proposed to cancel
+    # and refund the customer's processing laptop order.
+    graph = build_graph().compile(checkpointer=InMemorySaver())
+    turn = {
+        "ticket_id": "tkt_window",
+        "customer_id": "cust_456",
+        "message": "what's your return window?",
+    }
+    output = graph.invoke(
+        turn, {"configurable": {"thread_id": "tkt_window"}}, context=AgentContext(services=services)
+    )
+    assert output["actions"] == []
+    assert "30 days" in output["response"] and "ORD-" not in output["response"]
+
+
 @pytest.mark.postgres
 def test_postgres_checkpointer_keeps_the_transcript(
     seeded_postgres_url: str, prepared: Prepared

@@ -59,6 +59,11 @@ def test_rules_find_both_intents_of_the_spec_message() -> None:
         ("I want to check the status of my refund", "refund", "refund_status"),
         ("Where's my reimbursement for ORD-1302?", "refund", "refund_status"),
         ("forgot pw", "password_reset", None),
+        ("hi there", "unknown", "greeting"),
+        ("Hello, I have a quick question", "unknown", "greeting"),
+        ("ok thanks", "unknown", "closing"),
+        ("great, that's all I needed. have a good day!", "unknown", "closing"),
+        ("Thanks! Where is my order?", "order_status", None),  # small talk is a whole message
     ],
 )  # fmt: skip
 def test_rules(text: str, intent: str, sub_intent: str | None) -> None:
@@ -250,3 +255,15 @@ def test_taxonomy_and_policy_agree_on_what_always_escalates() -> None:
     assert taxonomy.always_escalate == load_policy_config().escalation.always_escalate
     assert all(intent.description for intent in taxonomy.intents)
     assert all(intent.examples for intent in taxonomy.intents)
+
+
+def test_small_talk_is_the_only_intent_of_its_message(
+    classifier: IntentClassifier, embedder: Embedder
+) -> None:
+    # Read alone by the model, "ok thanks" is a question and "that worked, thanks" a reset.
+    for text in ("ok thanks", "that worked, thanks", "thank you so much!"):
+        predictions = classifier.classify(text, embedder.embed_one(text))
+        assert [(p.intent, p.sub_intent, p.classifier_used) for p in predictions] == [
+            ("unknown", "closing", "rules")
+        ]
+    assert classifier.rule_intents("ok thanks") == set()  # no request beside open proposals

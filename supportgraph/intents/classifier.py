@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict
 
 from supportgraph.intents.clauses import clause_at, split_clauses
 from supportgraph.intents.model import IntentModel
-from supportgraph.intents.rules import match_rules, sub_intent_for
+from supportgraph.intents.rules import RuleMatch, match_rules, sub_intent_for
 from supportgraph.intents.taxonomy import UNKNOWN, Taxonomy
 from supportgraph.knowledge.embedder import Embedder
 
@@ -79,8 +79,8 @@ class IntentClassifier:
         return self.classify(text, self.embedder.embed_one(text) if self.embedder else None)
 
     def rule_intents(self, text: str) -> set[str]:
-        """The intents keyword rules recognise in the text."""
-        return {hit.intent for hit in match_rules(text, self._rule_taxonomy)}
+        """The requests keyword rules recognise in the text (small talk is none)."""
+        return {hit.intent for hit in match_rules(text, self._rule_taxonomy)} - {UNKNOWN}
 
     def classify(self, text: str, vector: np.ndarray | None) -> list[IntentPrediction]:
         """All intents of the message, the primary one first.
@@ -96,19 +96,31 @@ class IntentClassifier:
         probs = self._model_probabilities(vector)
         if not rule_hits:
             return self._classify_by_model(text, vector, base, probs, started)
-        predictions = [
-            IntentPrediction(
-                intent=hit.intent,
-                sub_intent=hit.sub_intent or self._sub_intent(text, hit.intent, vector),
-                confidence=max(RULE_CONFIDENCE, probs.get(hit.intent, 0.0)),
-                classifier_used="rules",
-                latency_ms=rules_ms,
-                evidence=clause_at(text, hit.position),
-            )
-            for hit in rule_hits
-        ]
+        if any(hit.intent == UNKNOWN for hit in rule_hits):
+            # Small talk rules match whole messages ("ok thanks", "hi there"): nothing else is
+            # asked, whatever the model makes of it ("ok thanks" reads as a question to it).
+            rule_hits = [hit for hit in rule_hits if hit.intent == UNKNOWN]
+            return [self._by_rule(text, rule_hits[0], vector, probs, rules_ms)]
+        predictions = [self._by_rule(text, hit, vector, probs, rules_ms) for hit in rule_hits]
         predictions += self._extra_model_intents(text, vector, probs, predictions, started)
         return self._with_clause_intents(text, predictions, started)
+
+    def _by_rule(
+        self,
+        text: str,
+        hit: RuleMatch,
+        vector: np.ndarray | None,
+        probs: dict[str, float],
+        rules_ms: float,
+    ) -> IntentPrediction:
+        return IntentPrediction(
+            intent=hit.intent,
+            sub_intent=hit.sub_intent or self._sub_intent(text, hit.intent, vector),
+            confidence=max(RULE_CONFIDENCE, probs.get(hit.intent, 0.0)),
+            classifier_used="rules",
+            latency_ms=rules_ms,
+            evidence=clause_at(text, hit.position),
+        )
 
     def _extra_model_intents(
         self,
