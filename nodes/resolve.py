@@ -265,7 +265,11 @@ def _account_update(
 ) -> tuple[AnswerPart, ActionExecution | None]:
     if view["sub_intent"] != "shipping_address":
         return _answer_from_articles(ctx, state, view)
-    order = _target_order(state, view)
+    # "How do I update my billing address?" about no order in particular gets the procedure.
+    how_to = text_tools.asks_how(view.get("evidence") or state["message"])
+    order = _target_order(state, view, guess=not how_to)
+    if order is None and how_to and not state["entities"]["order_ids"]:
+        return _answer_from_articles(ctx, state, view)
     if order is None:
         return _missing_order_part(state, view["intent"]), None
     address = text_tools.street_address(state["message"])
@@ -335,10 +339,31 @@ def _acknowledge(kind: str) -> Handler:
     return handler
 
 
+# Complaints about what arrived (damaged, defective, wrong): the help centre says what happens
+# next. A late delivery's remedy is in its order, which the complaint names no better.
+COMPLAINTS_WITH_A_REMEDY = frozenset({"product"})
+
+
+def _complaint(
+    ctx: ToolContext, state: TicketState, view: IntentView
+) -> tuple[AnswerPart, ActionExecution | None]:
+    """An apology; for a damaged or wrong item, also what the help centre offers."""
+    apology: AnswerPart = {
+        "intent": "complaint",
+        "kind": "complaint",
+        "facts": {},
+        "source_ids": [],
+    }
+    if view["sub_intent"] not in COMPLAINTS_WITH_A_REMEDY:
+        return apology, None
+    part, _ = _answer_from_articles(ctx, state, view)
+    if part["kind"] != "article":
+        return apology, None
+    return {**part, "facts": {**part["facts"], "apology": True}}, None
+
+
 # Handlers that never answer from articles: retrieve makes no search of their own for them.
-NEVER_FROM_ARTICLES = frozenset(
-    {"cancel_order", "password_reset", "human_agent", "complaint", "unknown"}
-)
+NEVER_FROM_ARTICLES = frozenset({"cancel_order", "password_reset", "human_agent", "unknown"})
 
 
 def may_answer_from_articles(view: IntentView, asked: str) -> bool:
@@ -352,6 +377,8 @@ def may_answer_from_articles(view: IntentView, asked: str) -> bool:
         return False
     if view["intent"] == "order_status":
         return bool(text_tools.statuses_described(asked))
+    if view["intent"] == "complaint":
+        return view["sub_intent"] in COMPLAINTS_WITH_A_REMEDY
     return view["intent"] != "refund" or (
         view["sub_intent"] == "refund_status" or text_tools.asks_how(asked)
     )
@@ -364,6 +391,6 @@ HANDLERS: dict[str, Handler] = {
     "password_reset": _password_reset,
     "account_update": _account_update,
     "human_agent": _acknowledge("handoff_requested"),
-    "complaint": _acknowledge("complaint"),
+    "complaint": _complaint,
     "unknown": _unknown,
 }

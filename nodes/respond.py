@@ -7,10 +7,14 @@ from typing import Any
 from graph.state import TicketState
 from supportgraph.replies import render
 
+# Said only before a handoff: a turn that reaches respond is not handed off, and "Of course."
+# after an answer (a faint "talk to someone" the gate rightly ignored) promises nothing.
+HANDOFF_ONLY_KINDS = frozenset({"handoff_requested"})
+
 
 def respond(state: TicketState) -> dict[str, Any]:
     """Write the reply and add it to the transcript."""
-    reply = render(state["answer"])
+    reply = render([part for part in state["answer"] if part["kind"] not in HANDOFF_ONLY_KINDS])
     return {
         "response": reply,
         "transcript": [{"role": "ai", "content": reply, "turn": state["turn"]}],

@@ -17,6 +17,7 @@ GREETING = (
     "Hi! I can help with orders and deliveries, refunds and cancellations, passwords and "
     "account details, and billing questions. What can I do for you?"
 )
+APOLOGY = "I'm sorry about this experience."
 CLOSING = "You're welcome! If anything else comes up, just write here."
 CONFIRM_PROMPT = 'Shall I go ahead? Reply "yes" to confirm or "no" to leave it.'
 
@@ -120,7 +121,8 @@ def _executed(part: AnswerPart) -> str:
 
 def _article(part: AnswerPart) -> str:
     sentences = part["facts"]["sentences"]
-    return " ".join(sentences) + f" (Source: {part['facts']['title']}.)"
+    text = " ".join(sentences) + f" (Source: {part['facts']['title']}.)"
+    return f"{APOLOGY} {text}" if part["facts"].get("apology") else text
 
 
 def _fixed(text: str) -> Callable[[AnswerPart], str]:
@@ -158,7 +160,7 @@ TEMPLATES: dict[str, Callable[[AnswerPart], str]] = {
         f"Which address should order {part['facts']['order']['order_id']} ship to? "
         "Please send the full street address, city and ZIP code."
     ),
-    "complaint": _fixed("I'm sorry about this experience. I want to put it right."),
+    "complaint": _fixed(f"{APOLOGY} I want to put it right."),
     "handoff_requested": _fixed("Of course."),
     # the LLM resolver's own words; its offers and refusals still come from the templates above
     "llm_reply": lambda part: str(part["facts"]["text"]),

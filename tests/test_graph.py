@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
@@ -12,6 +13,8 @@ from testkit import SPEC_MESSAGE, Prepared
 from graph.builder import build_graph
 from graph.checkpoint import open_checkpointer
 from graph.context import AgentContext
+from graph.state import TicketState
+from nodes.respond import respond
 from supportgraph.db.engine import make_engine, session_scope
 from supportgraph.db.models import SupportTicket
 from supportgraph.services import Services
@@ -36,6 +39,18 @@ def test_studio_graph_has_no_checkpointer() -> None:
 def _open_ticket(services: Services, ticket_id: str) -> None:
     with session_scope(services.engine) as session:
         session.add(SupportTicket(id=ticket_id, customer_id="cust_456"))
+
+
+def _reply(services: Services, customer_id: str, message: str) -> dict[str, Any]:
+    graph = build_graph().compile(checkpointer=InMemorySaver())
+    turn = {"ticket_id": "tkt_reply", "customer_id": customer_id, "message": message}
+    return dict(
+        graph.invoke(
+            turn,
+            {"configurable": {"thread_id": "tkt_reply"}},
+            context=AgentContext(services=services),
+        )
+    )
 
 
 def test_compiled_graph_runs_a_turn(services: Services) -> None:
@@ -118,13 +133,7 @@ def test_a_question_on_how_to_return_gets_the_procedure_unless_it_names_an_order
 def test_a_refund_asked_after_is_reported_not_proposed_again(
     services: Services, message: str, says: str
 ) -> None:
-    graph = build_graph().compile(checkpointer=InMemorySaver())
-    turn = {"ticket_id": "tkt_refund_status", "customer_id": "cust_103", "message": message}
-    output = graph.invoke(
-        turn,
-        {"configurable": {"thread_id": "tkt_refund_status"}},
-        context=AgentContext(services=services),
-    )
+    output = _reply(services, "cust_103", message)
     assert [(v["intent"], v["sub_intent"]) for v in output["intents"]] == [
         ("refund", "refund_status")
     ]
@@ -147,13 +156,7 @@ def test_a_problem_with_a_delivered_order_gets_the_order_and_what_to_do(
 ) -> None:
     # cust_456's newest order (ORD-789) is still processing; "delivered" and "tracking" speak
     # of the delivered one (ORD-790).
-    graph = build_graph().compile(checkpointer=InMemorySaver())
-    turn = {"ticket_id": "tkt_missing", "customer_id": "cust_456", "message": message}
-    output = graph.invoke(
-        turn,
-        {"configurable": {"thread_id": "tkt_missing"}},
-        context=AgentContext(services=services),
-    )
+    output = _reply(services, "cust_456", message)
     assert [v["intent"] for v in output["intents"]] == ["order_status"]
     assert output["response"].startswith("Order ORD-790 (Nimbus wireless headphones")
     assert "ORD-789" not in output["response"]
@@ -163,17 +166,32 @@ def test_a_problem_with_a_delivered_order_gets_the_order_and_what_to_do(
 def test_a_question_on_the_return_window_proposes_nothing(services: Services) -> None:
     # The model reads it as a refund request; without the policy words it proposed to cancel
     # and refund the customer's processing laptop order.
-    graph = build_graph().compile(checkpointer=InMemorySaver())
-    turn = {
-        "ticket_id": "tkt_window",
-        "customer_id": "cust_456",
-        "message": "what's your return window?",
-    }
-    output = graph.invoke(
-        turn, {"configurable": {"thread_id": "tkt_window"}}, context=AgentContext(services=services)
-    )
+    output = _reply(services, "cust_456", "what's your return window?")
     assert output["actions"] == []
     assert "30 days" in output["response"] and "ORD-" not in output["response"]
+
+
+def test_a_damaged_item_gets_an_apology_and_the_remedy(services: Services) -> None:
+    output = _reply(services, "cust_101", "the espresso machine arrived damaged")
+    assert output["intents"][0]["intent"] == "complaint"
+    assert output["response"].startswith("I'm sorry about this experience.")
+    assert "free return label" in output["response"]
+
+
+def test_how_to_change_an_address_gets_the_procedure_not_a_question(services: Services) -> None:
+    output = _reply(services, "cust_101", "how do I update my billing address")
+    assert "Account > Addresses" in output["response"]
+    assert "Which address should order" not in output["response"]
+
+
+def test_of_course_is_said_only_before_a_handoff() -> None:
+    answer = [
+        {"intent": "faq", "kind": "article", "facts": {"sentences": ["Yes."], "title": "T"},
+         "source_ids": ["a"]},
+        {"intent": "human_agent", "kind": "handoff_requested", "facts": {}, "source_ids": []},
+    ]  # fmt: skip
+    state = cast(TicketState, {"answer": answer, "turn": 1})
+    assert respond(state)["response"] == "Yes. (Source: T.)"
 
 
 @pytest.mark.postgres
