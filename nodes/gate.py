@@ -97,14 +97,20 @@ def _hard_rule(state: TicketState, services: Any) -> tuple[str, str] | None:
         return "escalate.always.distress", "The customer may be in distress; a person takes over."
     if measure.legal_threat(text):
         return "escalate.always.legal_threat", "Legal threats are handled by a person."
+    settled = _settled_intents(state)
     hard = must_escalate(
-        [(view["intent"], view["sub_intent"]) for view in _settled_intents(state)],
+        [(view["intent"], view["sub_intent"]) for view in settled],
         turn=state["turn"],
         config=services.policy,
     )
     if not hard.allowed:
         return hard.rule_id, hard.reason
-    needs_human = [p for p in state["answer"] if p["kind"] == "needs_human"]
+    # A faint second intent's action that needs a person ("how do I turn on 2FA?" read 5% as
+    # account recovery) hands over no more than its intent would.
+    asked = {view["intent"] for view in settled}
+    needs_human = [
+        p for p in state["answer"] if p["kind"] == "needs_human" and p["intent"] in asked
+    ]
     if needs_human:
         facts = needs_human[0]["facts"]
         return str(facts.get("rule_id", "policy.requires_human")), str(facts.get("reason", ""))

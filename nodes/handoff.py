@@ -8,7 +8,7 @@ from langgraph.runtime import Runtime
 from sqlalchemy.exc import SQLAlchemyError
 
 from graph.context import AgentContext, services_of
-from graph.state import TicketState
+from graph.state import AnswerPart, TicketState
 from supportgraph.agents.queue import describe_wait, estimate_for_handoff, packet_order_ids
 from supportgraph.replies import render
 
@@ -69,6 +69,20 @@ def _wait(state: TicketState, runtime: Runtime[AgentContext] | None) -> dict[str
         return None
 
 
+def _said_at_handoff(part: AnswerPart) -> AnswerPart | None:
+    """What a part says once a person has the ticket: an offer only where its order stands.
+
+    An offer would wait for a "yes" the agent no longer acts on; the person finds it in the
+    packet. "Of course." is the handoff notice's to say.
+    """
+    if part["kind"] == "handoff_requested":
+        return None
+    if part["kind"] != "offer":
+        return part
+    order = part["facts"].get("order")
+    return {**part, "kind": "order_status", "facts": order} if order else None
+
+
 def handoff(state: TicketState, runtime: Runtime[AgentContext] | None = None) -> dict[str, Any]:
     """Write the handoff packet and tell the customer what happens next."""
     if state.get("handed_off"):
@@ -83,7 +97,7 @@ def handoff(state: TicketState, runtime: Runtime[AgentContext] | None = None) ->
             "response": WAITING_NOTICE,
             "transcript": [{"role": "ai", "content": WAITING_NOTICE, "turn": state["turn"]}],
         }
-    answered = [p for p in state["answer"] if p["kind"] not in ("needs_human", "handoff_requested")]
+    answered = [said for p in state["answer"] if (said := _said_at_handoff(p)) is not None]
     wait = _wait(state, runtime)
     notice = f"{HANDOFF_NOTICE} {describe_wait(wait)}" if wait else HANDOFF_NOTICE
     reply = "\n\n".join(filter(None, [render(answered) if answered else "", notice]))

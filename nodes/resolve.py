@@ -257,7 +257,16 @@ def _password_reset(
 ) -> tuple[AnswerPart, ActionExecution | None]:
     has_access = view["sub_intent"] != "account_recovery"
     row = action_tools.propose(ctx, "send_password_reset", {"has_email_access": has_access})
-    return proposal_part("password_reset", row, {}, []), row
+    part = proposal_part("password_reset", row, {}, [])
+    if part["kind"] == "offer" and text_tools.link_trouble(
+        view.get("evidence") or state["message"]
+    ):
+        # "The link says it expired": why, from the help centre, before the fresh link.
+        article, _ = _answer_from_articles(ctx, state, view)
+        if article["kind"] == "article":
+            explained = {**part["facts"], "explained_by": article["facts"]}
+            return {**part, "facts": explained, "source_ids": article["source_ids"]}, row
+    return part, row
 
 
 def _account_update(
@@ -363,7 +372,7 @@ def _complaint(
 
 
 # Handlers that never answer from articles: retrieve makes no search of their own for them.
-NEVER_FROM_ARTICLES = frozenset({"cancel_order", "password_reset", "human_agent", "unknown"})
+NEVER_FROM_ARTICLES = frozenset({"cancel_order", "human_agent", "unknown"})
 
 
 def may_answer_from_articles(view: IntentView, asked: str) -> bool:
@@ -371,7 +380,8 @@ def may_answer_from_articles(view: IntentView, asked: str) -> bool:
 
     A refund does only when asked about, not asked for (see ``_order_action``): "how long until
     my refund shows up?", "how do I start a return?", "do you refund the difference?". An
-    order's status does when the message describes a problem with it ("it says delivered").
+    order's status does when the message describes a problem with it ("it says delivered"), a
+    password reset when the link is in trouble ("it expired"), a complaint about an item.
     """
     if view["intent"] in NEVER_FROM_ARTICLES:
         return False
@@ -379,6 +389,8 @@ def may_answer_from_articles(view: IntentView, asked: str) -> bool:
         return bool(text_tools.statuses_described(asked))
     if view["intent"] == "complaint":
         return view["sub_intent"] in COMPLAINTS_WITH_A_REMEDY
+    if view["intent"] == "password_reset":
+        return text_tools.link_trouble(asked)
     return view["intent"] != "refund" or (
         view["sub_intent"] == "refund_status" or text_tools.asks_how(asked)
     )

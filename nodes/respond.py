@@ -7,9 +7,9 @@ from typing import Any
 from graph.state import TicketState
 from supportgraph.replies import render
 
-# Said only before a handoff: a turn that reaches respond is not handed off, and "Of course."
-# after an answer (a faint "talk to someone" the gate rightly ignored) promises nothing.
-HANDOFF_ONLY_KINDS = frozenset({"handoff_requested"})
+# Said only before a handoff. A turn that reaches respond is not handed off: its "Of course."
+# or "a team member approves this" came from a faint second intent the gate rightly ignored.
+HANDOFF_ONLY_KINDS = frozenset({"handoff_requested", "needs_human"})
 
 
 def respond(state: TicketState) -> dict[str, Any]:

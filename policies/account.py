@@ -26,7 +26,7 @@ def check_password_reset(
     elif not has_email_access:
         decision = deny(
             "account.recovery.human",
-            "Without access to the email on file, a team member has to verify your identity.",
+            "To recover an account, a team member first verifies your identity.",
             requires_human=True,
         )
     elif requested_email and not _same_address(requested_email, customer.email):

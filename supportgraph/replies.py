@@ -86,7 +86,9 @@ def _offer(part: AnswerPart) -> str:
         text = "I can send a password reset link to the email address on your account."
     else:
         text = f"I can change the delivery address of order {order['order_id']}."
-    return f"{text} {CONFIRM_PROMPT}"
+    offer = f"{text} {CONFIRM_PROMPT}"
+    explained = facts.get("explained_by")
+    return f"{_quoted(explained)}\n\n{offer}" if explained else offer
 
 
 def _denied(part: AnswerPart) -> str:
@@ -94,7 +96,8 @@ def _denied(part: AnswerPart) -> str:
 
 
 def _needs_human(part: AnswerPart) -> str:
-    return f"{part['facts']['reason']} I'm passing this to a member of our team."
+    # Always followed by the handoff notice: the gate hands every such turn to a person.
+    return str(part["facts"]["reason"])
 
 
 def _executed(part: AnswerPart) -> str:
@@ -120,9 +123,13 @@ def _executed(part: AnswerPart) -> str:
 
 
 def _article(part: AnswerPart) -> str:
-    sentences = part["facts"]["sentences"]
-    text = " ".join(sentences) + f" (Source: {part['facts']['title']}.)"
+    text = _quoted(part["facts"])
     return f"{APOLOGY} {text}" if part["facts"].get("apology") else text
+
+
+def _quoted(facts: dict[str, Any]) -> str:
+    """An article's extracted sentences with their source."""
+    return " ".join(facts["sentences"]) + f" (Source: {facts['title']}.)"
 
 
 def _fixed(text: str) -> Callable[[AnswerPart], str]:
@@ -168,7 +175,7 @@ TEMPLATES: dict[str, Callable[[AnswerPart], str]] = {
 
 
 # Parts about an order (``facts["order"]``) whose reply describes the order first.
-ORDER_FIRST_KINDS = frozenset({"offer", "denied", "article"})
+ORDER_FIRST_KINDS = frozenset({"offer", "denied", "needs_human", "article"})
 
 
 def render(parts: list[AnswerPart]) -> str:

@@ -114,6 +114,20 @@ def statuses_described(text: str) -> frozenset[str]:
     return found
 
 
+# "The reset link says it expired", "the email never arrived": the help centre says why.
+LINK_TROUBLE = re.compile(
+    r"\b(?:expired?|invalid|broken)\b"
+    r"|\b(?:doesn't|does not|didn't|did not|won't|isn't|is not|never|not)"
+    r" (?:work(?:ing)?|arrive[ds]?|arriving|come|came|show(?:ed|s)? up|load(?:s|ing)?)\b",
+    re.IGNORECASE,
+)
+
+
+def link_trouble(text: str) -> bool:
+    """Whether the message says a link or email did not work or did not come."""
+    return bool(LINK_TROUBLE.search(text))
+
+
 # "Where is my refund?" is about the customer's own refund; "when do refunds arrive?" is not.
 OWN_REFUND = re.compile(
     r"\b(?:my|our) (?:refund|reimbursement|money)\b"

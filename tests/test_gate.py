@@ -18,6 +18,7 @@ from supportgraph import signals
 from supportgraph.calibration import choose_threshold, fit_gate, trade_off_curve
 from supportgraph.cli import app
 from supportgraph.db.models import EscalationDecision
+from supportgraph.services import Services
 
 
 @pytest.mark.parametrize(
@@ -105,6 +106,38 @@ def test_a_faint_second_intent_does_not_trigger_a_hard_rule() -> None:
     assert len(_settled_intents(likely)) == 2  # type: ignore[arg-type]
     alone = {"intents": [view("billing", 0.09)]}
     assert len(_settled_intents(alone)) == 1  # type: ignore[arg-type]
+
+
+def test_a_faint_second_intent_needing_a_person_hands_nothing_over(services: Services) -> None:
+    """ "How do I turn on 2FA?" read 5% as account recovery: its reset needs a person."""
+    from nodes.gate import _hard_rule
+
+    def view(intent: str, sub_intent: str | None, confidence: float) -> dict[str, object]:
+        return {
+            "intent": intent,
+            "sub_intent": sub_intent,
+            "classifier_used": "embedding",
+            "confidence": confidence,
+        }
+
+    needs_person = {
+        "intent": "password_reset",
+        "kind": "needs_human",
+        "facts": {"reason": "verify", "rule_id": "account.recovery.human"},
+        "source_ids": [],
+    }
+    state = {
+        "message": "How do I turn on two-factor authentication?",
+        "turn": 1,
+        "intents": [
+            view("faq", "security", 0.93),
+            view("password_reset", "account_recovery", 0.05),
+        ],
+        "answer": [needs_person],
+    }
+    assert _hard_rule(state, services) is None  # type: ignore[arg-type]
+    state["intents"][1]["confidence"] = 0.6  # type: ignore[index]
+    assert _hard_rule(state, services) is not None  # type: ignore[arg-type]
 
 
 def test_sentiment_orders_messages_sensibly() -> None:

@@ -184,6 +184,39 @@ def test_how_to_change_an_address_gets_the_procedure_not_a_question(services: Se
     assert "Which address should order" not in output["response"]
 
 
+def test_a_handoff_says_why_and_offers_nothing_the_agent_will_not_do(services: Services) -> None:
+    above_ceiling = _reply(services, "cust_102", "I want a refund for my monitor")
+    assert above_ceiling["escalated"] is True
+    paragraphs = above_ceiling["response"].split("\n\n")
+    assert paragraphs[0].startswith("Order ORD-1202 (27-inch 4K monitor, $899.00)")
+    assert paragraphs[1] == "Refunds over $500.00 are approved by a team member."
+    assert paragraphs[2].startswith("I'm handing this conversation")
+
+    # A "yes" after the handoff goes to the person, so no offer asks for one.
+    with_person = _reply(services, "cust_102", "can I talk to someone about my refund")
+    assert with_person["escalated"] is True
+    assert "Shall I go ahead" not in with_person["response"]
+
+
+@pytest.mark.parametrize(
+    ("message", "says"),
+    [
+        ("the reset link I got says it expired, can I have a fresh one", "60 minutes"),
+        ("the password reset email never arrived", "spam"),
+    ],
+)
+def test_a_reset_link_in_trouble_is_explained_before_a_fresh_one_is_offered(
+    services: Services, message: str, says: str
+) -> None:
+    output = _reply(services, "cust_105", message)
+    explanation, offer = output["response"].split("\n\n")
+    assert says in explanation and "(Source: Resetting Your Password" in explanation
+    assert offer.startswith("I can send a password reset link")
+    assert [a["action"] for a in output["actions"]] == ["send_password_reset"]
+    plain = _reply(services, "cust_105", "I forgot my password")["response"]
+    assert plain.startswith("I can send a password reset link")  # nothing to explain
+
+
 def test_of_course_is_said_only_before_a_handoff() -> None:
     answer = [
         {"intent": "faq", "kind": "article", "facts": {"sentences": ["Yes."], "title": "T"},

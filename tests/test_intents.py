@@ -76,6 +76,13 @@ def test_rules_stay_silent_out_of_scope() -> None:
     assert match_rules("what's the weather in Paris", TAXONOMY) == []
 
 
+def test_a_new_email_address_is_not_a_shipping_address() -> None:
+    emailed = "I changed my email. The login code never arrives at my new address"
+    assert "account_update" not in {m.intent for m in match_rules(emailed, TAXONOMY)}
+    moved = match_rules("I moved, please send my order to my new address", TAXONOMY)
+    assert [(m.intent, m.sub_intent) for m in moved] == [("account_update", "shipping_address")]
+
+
 @pytest.mark.parametrize(
     "text",
     [
