@@ -30,6 +30,8 @@ def describe_order(facts: dict[str, Any]) -> str:
     """One sentence on where an order stands, from its facts only."""
     order_id, status = facts["order_id"], facts["status"]
     head = f"Order {order_id} ({facts['description']}, {_money(facts['total'])})"
+    number = facts.get("tracking_number")
+    tracking = f" (tracking number {number})" if number else ""
     if status == "processing":
         return (
             f"{head} is still processing: it was placed on {facts['ordered_on']} "
@@ -41,12 +43,9 @@ def describe_order(facts: dict[str, Any]) -> str:
             if facts.get("estimated_delivery")
             else ""
         )
-        tracking = (
-            f" (tracking number {facts['tracking_number']})" if facts.get("tracking_number") else ""
-        )
         return f"{head} has shipped: it left our warehouse on {facts['shipped_on']}{tracking}{eta}."
     if status == "delivered":
-        return f"{head} was delivered on {facts['delivered_on']}."
+        return f"{head} was delivered on {facts['delivered_on']}{tracking}."
     if status == "cancelled" and Decimal(facts.get("refunded_total") or "0") > 0:
         refunded = _money(facts["refunded_total"])
         return f"{head} is cancelled: {refunded} went back to your payment method."

@@ -35,7 +35,7 @@ def _agent_accuracy(prepared: Prepared, rows: list[LabelledText]) -> float:
 
 def test_default_model_on_external_support_messages(prepared: Prepared) -> None:
     # 400 messages in public-data styles, labelled with the default taxonomy, never trained on.
-    assert _agent_accuracy(prepared, read_labelled_csv(EXTERNAL)) >= 0.92  # measured 0.9675
+    assert _agent_accuracy(prepared, read_labelled_csv(EXTERNAL)) >= 0.92  # measured 0.9725
 
 
 def _typed_carelessly(text: str, rng: random.Random) -> str:
