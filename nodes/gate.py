@@ -9,7 +9,7 @@ from langgraph.runtime import Runtime
 
 from graph.context import AgentContext, services_of
 from graph.state import GateView, TicketState
-from nodes.resolve import FILLER_KINDS
+from nodes.resolve import FILLER_KINDS, SUSPECTED
 from policies.escalation import must_escalate
 from supportgraph import signals as measure
 
@@ -17,8 +17,6 @@ REPEAT_SIMILARITY = 0.92
 UNSURE_TIERS = frozenset({"llm", "fallback"})
 QUESTION_INTENTS = frozenset({"faq", "unknown"})
 EXPLICIT = frozenset({"human_agent"})
-# Below this a second intent from the embedding model is a guess, not a finding.
-SUSPECTED = 0.3
 
 
 def answer_signature(state: TicketState) -> str:

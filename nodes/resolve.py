@@ -26,6 +26,11 @@ from tools import actions as action_tools
 from tools.context import ToolContext
 
 FILLER_KINDS = frozenset({"clarify", "no_answer"})
+# Below this a second intent from the embedding model is a guess, not a finding.
+SUSPECTED = 0.3
+# Intents whose handlers act on an order: guessed as a faint second intent, they act on an
+# order the customer never named ("I received the wrong item" read 17% as a cancellation).
+ORDER_HANDLED = frozenset({"order_status", "refund", "cancel_order"})
 ACTIONABLE_STATUSES = {
     "refund": frozenset({"processing", "delivered", "partially_refunded"}),
     "cancel_order": frozenset({"processing"}),
@@ -97,8 +102,8 @@ def _resolve_by_workflow(
     rows: list[ActionExecution] = []
     answer: list[AnswerPart] = []
     handled: set[str] = set()
-    for view in state["intents"]:
-        if view["intent"] in handled:
+    for index, view in enumerate(state["intents"]):
+        if view["intent"] in handled or (index > 0 and _guessed_order_intent(state, view)):
             continue
         handled.add(view["intent"])
         handler = HANDLERS.get(view["intent"], _answer_from_articles)
@@ -107,6 +112,16 @@ def _resolve_by_workflow(
         if row is not None:
             rows.append(row)
     return answer, rows
+
+
+def _guessed_order_intent(state: TicketState, view: IntentView) -> bool:
+    """A faint second intent about an order the message does not name (by id or product)."""
+    faint = view["classifier_used"] == "embedding" and view["confidence"] < SUSPECTED
+    return (
+        faint
+        and view["intent"] in ORDER_HANDLED
+        and _target_order(state, view, guess=False) is None
+    )
 
 
 Handler = Callable[

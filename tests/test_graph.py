@@ -217,6 +217,34 @@ def test_a_reset_link_in_trouble_is_explained_before_a_fresh_one_is_offered(
     assert plain.startswith("I can send a password reset link")  # nothing to explain
 
 
+def test_a_faint_guess_at_an_order_intent_acts_only_on_a_named_order() -> None:
+    # "i think someone hacked my account" read 7% as an order status described ORD-1401.
+    from nodes.resolve import _guessed_order_intent
+
+    order = {
+        "id": "ORD-1401", "kind": "order", "title": "", "score": 1.0, "text": "",
+        "facts": {"items": ["Air purifier"], "status": "partially_refunded"},
+    }  # fmt: skip
+
+    def state(message: str, order_ids: tuple[str, ...] = ()) -> Any:
+        return {"message": message, "entities": {"order_ids": list(order_ids)}, "sources": [order]}
+
+    faint = cast(
+        Any,
+        {"intent": "order_status", "sub_intent": None, "classifier_used": "embedding",
+         "confidence": 0.07, "evidence": None},
+    )  # fmt: skip
+    assert _guessed_order_intent(state("someone hacked my account"), faint)
+    assert not _guessed_order_intent(state("hacked! what about ORD-1401", ("ORD-1401",)), faint)
+    assert not _guessed_order_intent(state("they ordered an air purifier on my account"), faint)
+    assert not _guessed_order_intent(
+        state("someone hacked my account"), {**faint, "confidence": 0.5}
+    )
+    assert not _guessed_order_intent(
+        state("someone hacked my account"), {**faint, "intent": "faq"}
+    )  # questions answer from articles, no order involved
+
+
 def test_of_course_is_said_only_before_a_handoff() -> None:
     answer = [
         {"intent": "faq", "kind": "article", "facts": {"sentences": ["Yes."], "title": "T"},
