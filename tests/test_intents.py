@@ -64,6 +64,8 @@ def test_rules_find_both_intents_of_the_spec_message() -> None:
         ("ok thanks", "unknown", "closing"),
         ("great, that's all I needed. have a good day!", "unknown", "closing"),
         ("Thanks! Where is my order?", "order_status", None),  # small talk is a whole message
+        ("Need to update my saved Visa", "billing", "payment_method"),
+        ("yo are my trail runners close?", "order_status", None),
     ],
 )  # fmt: skip
 def test_rules(text: str, intent: str, sub_intent: str | None) -> None:
