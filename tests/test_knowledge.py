@@ -20,6 +20,7 @@ from supportgraph.knowledge.answer import extractive_answer
 from supportgraph.knowledge.chunking import chunk_file
 from supportgraph.knowledge.cli import ingest_path
 from supportgraph.knowledge.embedder import Embedder
+from supportgraph.knowledge.extract import split_sentences
 from supportgraph.knowledge.grounding import extract_facts, unsupported_facts
 from supportgraph.knowledge.spelling import Speller
 from supportgraph.services import Services
@@ -192,6 +193,28 @@ def test_speller_restores_contractions_typed_without_apostrophes() -> None:
     )
     assert speller.correct("Im sure, cant log in") == "I'm sure, can't log in"
     assert speller.correct("its well") == "its well"  # plain words stay as they are
+
+
+def test_speller_spells_out_shorthand() -> None:
+    speller = Speller(["American Express is accepted"], ["do", "you", "take", "my"])
+    assert speller.correct("do you take Amex? forgot my pw") == (
+        "do you take American Express? forgot my password"
+    )
+    assert speller.correct("where is ORD-1101") == "where is ORD-1101"  # ids untouched
+
+
+def test_a_list_of_short_items_is_one_sentence_with_its_lead_in() -> None:
+    text = (
+        "Larkspur accepts these payment methods:\n\n- Visa\n- American Express\n- PayPal\n\n"
+        "You can choose at checkout.\n\n"
+        "- Standard shipping takes 3-5 business days on most orders.\n- Express is faster."
+    )
+    assert split_sentences(text) == [
+        "Larkspur accepts these payment methods: Visa, American Express, PayPal.",
+        "You can choose at checkout.",
+        "Standard shipping takes 3-5 business days on most orders.",  # long items stay apart
+        "Express is faster.",
+    ]
 
 
 def test_article_answers_choose_sentences_by_meaning(embedder: Embedder) -> None:

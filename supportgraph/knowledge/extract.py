@@ -99,14 +99,44 @@ def words(text: str) -> set[str]:
     return {word for word in _WORD.findall(text.lower()) if word not in STOPWORDS}
 
 
+LIST_ITEM_MAX_WORDS = 4
+
+
 def split_sentences(text: str) -> list[str]:
-    """Sentences of a chunk, list items kept whole."""
+    """Sentences of a chunk, list items kept whole.
+
+    A run of short list items ("- Visa", "- American Express") is one sentence with the line
+    that introduces it: "accepts these payment methods: Visa, Mastercard, American Express, ...".
+    Item by item, "do you take Amex?" was answered "Mastercard American Express".
+    """
     pieces: list[str] = []
-    for line in text.splitlines():
-        line = line.strip().lstrip("-*").strip()
-        if line:
-            pieces.extend(part.strip() for part in _SENTENCE.split(line) if part.strip())
+    items: list[str] = []
+
+    def close_list() -> None:
+        if not items:
+            return
+        listed = ", ".join(items) + "."
+        if pieces and pieces[-1].endswith(":"):
+            pieces[-1] = f"{pieces[-1]} {listed}"
+        else:
+            pieces.append(listed)
+        items.clear()
+
+    for raw in text.splitlines():
+        line = raw.strip()
+        content = line.lstrip("-*").strip()
+        if content != line and _is_short_item(content):
+            items.append(content)
+            continue
+        close_list()
+        if content:
+            pieces.extend(part.strip() for part in _SENTENCE.split(content) if part.strip())
+    close_list()
     return pieces
+
+
+def _is_short_item(content: str) -> bool:
+    return 0 < len(content.split()) <= LIST_ITEM_MAX_WORDS and not content.endswith((".", "!", "?"))
 
 
 def best_sentences(

@@ -50,6 +50,22 @@ _WITH_APOSTROPHES = (
     "who's",
 )
 CONTRACTIONS = {word.replace("'", ""): word for word in _WITH_APOSTROPHES}
+# Shorthand customers type that help centres spell out ("do you take Amex?" found nothing:
+# the payment article says American Express). Only letters-only words: "ORD" of an order id
+# is matched as a word too, so it must never be here.
+SHORTHANDS = {
+    "amex": "American Express",
+    "pw": "password",
+    "pwd": "password",
+    "acct": "account",
+    "addr": "address",
+    "pkg": "package",
+    "pls": "please",
+    "plz": "please",
+    "thx": "thanks",
+    "ur": "your",
+    "u": "you",
+}
 
 
 def _edits1(word: str) -> set[str]:
@@ -85,6 +101,8 @@ class Speller:
         if lower in CONTRACTIONS:
             restored = CONTRACTIONS[lower]
             return restored.capitalize() if word[0].isupper() else restored
+        if lower in SHORTHANDS:
+            return SHORTHANDS[lower]
         if len(lower) < MIN_LENGTH or lower in self.counts or lower in self.english:
             return word
         candidates = [c for c in _edits1(lower) if c in self.counts]
