@@ -63,6 +63,8 @@ def test_rules_find_both_intents_of_the_spec_message() -> None:
         ("Hello, I have a quick question", "unknown", "greeting"),
         ("ok thanks", "unknown", "closing"),
         ("great, that's all I needed. have a good day!", "unknown", "closing"),
+        ("thanks for the refund!", "unknown", "closing"),  # the model: another refund (1.0)
+        ("thanks for the refund, but I was charged twice", "billing", "double_charge"),
         ("Thanks! Where is my order?", "order_status", None),  # small talk is a whole message
         ("Need to update my saved Visa", "billing", "payment_method"),
         ("yo are my trail runners close?", "order_status", None),
