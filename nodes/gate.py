@@ -9,7 +9,7 @@ from langgraph.runtime import Runtime
 
 from graph.context import AgentContext, services_of
 from graph.state import GateView, TicketState
-from nodes.resolve import FILLER_KINDS, SUSPECTED
+from nodes.resolve import FILLER_KINDS, is_faint
 from policies.escalation import must_escalate
 from supportgraph import signals as measure
 
@@ -82,9 +82,10 @@ def _settled_intents(state: TicketState) -> list[Any]:
     return [
         view
         for index, view in enumerate(state["intents"])
-        if index == 0
-        or view["classifier_used"] != "embedding"
-        or (view["intent"] not in EXPLICIT and view["confidence"] >= SUSPECTED)
+        if not is_faint(view, index)
+        and not (
+            index > 0 and view["classifier_used"] == "embedding" and view["intent"] in EXPLICIT
+        )
     ]
 
 

@@ -19,6 +19,7 @@ from nodes.llm_resolve import LlmResolution, try_resolve_with_llm
 from supportgraph import text as text_tools
 from supportgraph.db import actions as ledger
 from supportgraph.db.models import ActionExecution, ActionStatus
+from supportgraph.intents.taxonomy import SMALL_TALK
 from supportgraph.knowledge.answer import extractive_answer
 from supportgraph.knowledge.extract import words
 from supportgraph.knowledge.grounding import unsupported_facts
@@ -103,7 +104,7 @@ def _resolve_by_workflow(
     answer: list[AnswerPart] = []
     handled: set[str] = set()
     for index, view in enumerate(state["intents"]):
-        if view["intent"] in handled or (index > 0 and _guessed_order_intent(state, view)):
+        if view["intent"] in handled or _guessed_order_intent(state, view, index):
             continue
         handled.add(view["intent"])
         handler = HANDLERS.get(view["intent"], _answer_from_articles)
@@ -114,14 +115,23 @@ def _resolve_by_workflow(
     return answer, rows
 
 
-def _guessed_order_intent(state: TicketState, view: IntentView) -> bool:
+def is_faint(view: IntentView, index: int) -> bool:
+    """A second intent the embedding model gives under ``SUSPECTED``: a guess."""
+    return index > 0 and view["classifier_used"] == "embedding" and view["confidence"] < SUSPECTED
+
+
+def _guessed_order_intent(state: TicketState, view: IntentView, index: int) -> bool:
     """A faint second intent about an order the message does not name (by id or product)."""
-    faint = view["classifier_used"] == "embedding" and view["confidence"] < SUSPECTED
     return (
-        faint
+        is_faint(view, index)
         and view["intent"] in ORDER_HANDLED
         and _target_order(state, view, guess=False) is None
     )
+
+
+def _asked(state: TicketState, view: IntentView | None) -> str:
+    """The part of the message an intent was found in, else the whole message."""
+    return (view.get("evidence") if view else None) or state["message"]
 
 
 Handler = Callable[
@@ -145,7 +155,7 @@ def _target_order(
     orders = _orders(state)
     if not orders:
         return None
-    evidence = (view.get("evidence") if view else None) or state["message"]
+    evidence = _asked(state, view)
     by_id = {order["id"]: order for order in orders}
     for candidates in (text_tools.order_ids(evidence), state["entities"]["order_ids"]):
         named = [order_id for order_id in candidates if order_id in by_id]
@@ -183,7 +193,7 @@ def _order_status(
     order = _target_order(state, view)
     if order is None:
         return _missing_order_part(state, view["intent"]), None
-    if text_tools.statuses_described(view.get("evidence") or state["message"]):
+    if text_tools.statuses_described(_asked(state, view)):
         # "It says delivered but I never got it": the order, then what to do about it.
         return _order_with_article(ctx, state, view, order), None
     return _order_part(order), None
@@ -208,7 +218,7 @@ def _order_action(action: str) -> Handler:
                 return answered
         # "How do I start a return?" about no order in particular gets the procedure, not a
         # refund proposed on a guessed order.
-        asked = view.get("evidence") or state["message"]
+        asked = _asked(state, view)
         how_to = action == "process_refund" and text_tools.asks_how(asked)
         order = _target_order(state, view, guess=not how_to)
         if order is None and how_to and not state["entities"]["order_ids"]:
@@ -235,7 +245,7 @@ def _refund_status(
     message does not ask after a refund of its own ("refund the balance of ORD-1401"): a
     refund may then be proposed for it.
     """
-    asked = view.get("evidence") or state["message"]
+    asked = _asked(state, view)
     named = bool(state["entities"]["order_ids"])
     own = text_tools.asks_about_own_refund(asked)
     order = _target_order(state, view, guess=False)
@@ -273,9 +283,7 @@ def _password_reset(
     has_access = view["sub_intent"] != "account_recovery"
     row = action_tools.propose(ctx, "send_password_reset", {"has_email_access": has_access})
     part = proposal_part("password_reset", row, {}, [])
-    if part["kind"] == "offer" and text_tools.link_trouble(
-        view.get("evidence") or state["message"]
-    ):
+    if part["kind"] == "offer" and text_tools.link_trouble(_asked(state, view)):
         # "The link says it expired": why, from the help centre, before the fresh link.
         article, _ = _answer_from_articles(ctx, state, view)
         if article["kind"] == "article":
@@ -290,7 +298,7 @@ def _account_update(
     if view["sub_intent"] != "shipping_address":
         return _answer_from_articles(ctx, state, view)
     # "How do I update my billing address?" about no order in particular gets the procedure.
-    how_to = text_tools.asks_how(view.get("evidence") or state["message"])
+    how_to = text_tools.asks_how(_asked(state, view))
     order = _target_order(state, view, guess=not how_to)
     if order is None and how_to and not state["entities"]["order_ids"]:
         return _answer_from_articles(ctx, state, view)
@@ -350,7 +358,7 @@ def _unknown(
     ctx: ToolContext, state: TicketState, view: IntentView
 ) -> tuple[AnswerPart, ActionExecution | None]:
     # "hi there" and "ok thanks" get a greeting and a goodbye, not "I'm not sure I understood".
-    kind = view["sub_intent"] if view["sub_intent"] in ("greeting", "closing") else "clarify"
+    kind = view["sub_intent"] if view["sub_intent"] in SMALL_TALK else "clarify"
     return {"intent": "unknown", "kind": kind, "facts": {}, "source_ids": []}, None
 
 

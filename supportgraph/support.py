@@ -25,6 +25,7 @@ from supportgraph.db.models import (
     new_id,
     utcnow,
 )
+from supportgraph.intents.taxonomy import SMALL_TALK
 from supportgraph.replies import actions_available
 from supportgraph.services import Services
 from supportgraph.text import mask_card_numbers
@@ -298,7 +299,6 @@ def _grounding_flags(grounding: dict[str, Any] | None) -> list[str]:
     return ["ungrounded_answer_replaced"] + [f"unsupported:{f}" for f in grounding["unsupported"]]
 
 
-SMALL_TALK = frozenset({"greeting", "closing"})
 UNRESOLVED_KINDS = frozenset({"clarify", "greeting", "no_answer", "order_not_found", "ask_address"})
 
 

@@ -90,7 +90,8 @@ def test_a_suspected_request_for_a_person_does_not_trigger_a_hard_rule() -> None
 
 def test_a_faint_second_intent_does_not_trigger_a_hard_rule() -> None:
     """A dispute the model gives 9% beside a clear refund request is not a dispute."""
-    from nodes.gate import SUSPECTED, _settled_intents
+    from nodes.gate import _settled_intents
+    from nodes.resolve import SUSPECTED
 
     def view(intent: str, confidence: float, tier: str = "embedding") -> dict[str, object]:
         return {

@@ -234,14 +234,18 @@ def test_a_faint_guess_at_an_order_intent_acts_only_on_a_named_order() -> None:
         {"intent": "order_status", "sub_intent": None, "classifier_used": "embedding",
          "confidence": 0.07, "evidence": None},
     )  # fmt: skip
-    assert _guessed_order_intent(state("someone hacked my account"), faint)
-    assert not _guessed_order_intent(state("hacked! what about ORD-1401", ("ORD-1401",)), faint)
-    assert not _guessed_order_intent(state("they ordered an air purifier on my account"), faint)
+    second = 1  # the message's second intent
+    assert _guessed_order_intent(state("someone hacked my account"), faint, second)
+    assert not _guessed_order_intent(state("someone hacked my account"), faint, 0)  # the primary
+    hacked_and_named = state("hacked! what about ORD-1401", ("ORD-1401",))
+    assert not _guessed_order_intent(hacked_and_named, faint, second)
+    by_product = state("they ordered an air purifier on my account")
+    assert not _guessed_order_intent(by_product, faint, second)
     assert not _guessed_order_intent(
-        state("someone hacked my account"), {**faint, "confidence": 0.5}
+        state("someone hacked my account"), {**faint, "confidence": 0.5}, second
     )
     assert not _guessed_order_intent(
-        state("someone hacked my account"), {**faint, "intent": "faq"}
+        state("someone hacked my account"), {**faint, "intent": "faq"}, second
     )  # questions answer from articles, no order involved
 
 

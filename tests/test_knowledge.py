@@ -201,6 +201,7 @@ def test_speller_spells_out_shorthand() -> None:
         "do you take American Express? forgot my password"
     )
     assert speller.correct("where is ORD-1101") == "where is ORD-1101"  # ids untouched
+    assert speller.correct("can u ship to the U.S.?") == "can you ship to the U.S.?"
 
 
 def test_a_list_of_short_items_is_one_sentence_with_its_lead_in() -> None:

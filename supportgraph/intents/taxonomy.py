@@ -11,6 +11,8 @@ from pathlib import Path
 DATA_DIR = Path(__file__).parent / "data"
 DEFAULT_TAXONOMY = DATA_DIR / "taxonomy.toml"
 UNKNOWN = "unknown"
+# Sub-intents of `unknown` that are a whole message of greetings or of thanks and goodbyes.
+SMALL_TALK = frozenset({"greeting", "closing"})
 
 
 @dataclass(frozen=True)

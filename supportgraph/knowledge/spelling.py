@@ -101,7 +101,7 @@ class Speller:
         if lower in CONTRACTIONS:
             restored = CONTRACTIONS[lower]
             return restored.capitalize() if word[0].isupper() else restored
-        if lower in SHORTHANDS:
+        if lower in SHORTHANDS and not (len(word) == 1 and word.isupper()):  # the U of "U.S."
             return SHORTHANDS[lower]
         if len(lower) < MIN_LENGTH or lower in self.counts or lower in self.english:
             return word
