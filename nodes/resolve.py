@@ -36,6 +36,8 @@ ACTIONABLE_STATUSES = {
     "refund": frozenset({"processing", "delivered", "partially_refunded"}),
     "cancel_order": frozenset({"processing"}),
     "account_update": frozenset({"processing"}),
+    # "they still aren't here": a late delivery is about an order on its way
+    "complaint": frozenset({"processing", "shipped"}),
 }
 
 
@@ -379,13 +381,18 @@ COMPLAINTS_WITH_A_REMEDY = frozenset({"product"})
 def _complaint(
     ctx: ToolContext, state: TicketState, view: IntentView
 ) -> tuple[AnswerPart, ActionExecution | None]:
-    """An apology; for a damaged or wrong item, also what the help centre offers."""
+    """An apology, with the order for a late delivery and the remedy for a damaged item."""
     apology: AnswerPart = {
         "intent": "complaint",
         "kind": "complaint",
         "facts": {},
         "source_ids": [],
     }
+    if view["sub_intent"] == "delivery":
+        order = _target_order(state, view, guess=view["confidence"] >= SUSPECTED)
+        if order is not None:
+            facts = {"order": order.get("facts", {})}
+            return {**apology, "facts": facts, "source_ids": [order["id"]]}, None
     if view["sub_intent"] not in COMPLAINTS_WITH_A_REMEDY:
         return apology, None
     part, _ = _answer_from_articles(ctx, state, view)

@@ -131,6 +131,11 @@ def _quoted(facts: dict[str, Any]) -> str:
     return " ".join(facts["sentences"]) + f" (Source: {facts['title']}.)"
 
 
+def _complaint(part: AnswerPart) -> str:
+    order = part["facts"].get("order")
+    return f"{APOLOGY} {describe_order(order)}" if order else f"{APOLOGY} I want to put it right."
+
+
 def _fixed(text: str) -> Callable[[AnswerPart], str]:
     return lambda part: text
 
@@ -166,7 +171,7 @@ TEMPLATES: dict[str, Callable[[AnswerPart], str]] = {
         f"Which address should order {part['facts']['order']['order_id']} ship to? "
         "Please send the full street address, city and ZIP code."
     ),
-    "complaint": _fixed(f"{APOLOGY} I want to put it right."),
+    "complaint": _complaint,
     "handoff_requested": _fixed("Of course."),
     # the LLM resolver's own words; its offers and refusals still come from the templates above
     "llm_reply": lambda part: str(part["facts"]["text"]),
@@ -184,7 +189,13 @@ def render(parts: list[AnswerPart]) -> str:
     """
     paragraphs: list[str] = []
     described: set[str] = set()
+    statuses = {p["facts"].get("order_id") for p in parts if p["kind"] == "order_status"}
     for part in parts:
+        if (
+            part["kind"] == "complaint"
+            and (part["facts"].get("order") or {}).get("order_id") in statuses
+        ):
+            part = {**part, "facts": {}}  # the status part describes that order
         order = part["facts"].get("order") if part["kind"] in ORDER_FIRST_KINDS else None
         if part["kind"] == "order_status":
             described.add(part["facts"]["order_id"])

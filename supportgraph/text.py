@@ -80,7 +80,8 @@ HOW_TO = re.compile(
     r"|\bdo (?:you|y'all)(?: guys)? (?:do|offer|refund|give|allow|match)\b"
     r"|\bwhat(?:'s| is| are) (?:your|the) [\w -]{0,30}?"
     r"(?:policy|policies|window|period|time ?frame|deadline|rules|fees?)\b"
-    r"|\bhow (?:long|many days) (?:do|does|have) (?:i|we)\b",
+    r"|\bhow (?:long|many days) (?:do|does|have) (?:i|we)\b"
+    r"|\bis there (?:a|any) (?:charge|fee|cost)\b|\bdo (?:i|we) (?:have to )?pay (?:for|to)\b",
     re.IGNORECASE,
 )
 

@@ -171,6 +171,32 @@ def test_a_question_on_the_return_window_proposes_nothing(services: Services) ->
     assert "30 days" in output["response"] and "ORD-" not in output["response"]
 
 
+def test_a_question_on_a_fee_describes_no_order(services: Services) -> None:
+    # Read 34% as a refund request too, it told the customer their espresso machine was
+    # outside the refund window.
+    output = _reply(
+        services,
+        "cust_101",
+        "is there a charge to send something back if it's not defective, I just didn't like it?",
+    )
+    assert output["actions"] == []
+    assert "$6.95" in output["response"] and "ORD-" not in output["response"]
+
+
+def test_a_late_delivery_gets_an_apology_and_where_the_order_is(services: Services) -> None:
+    message = "the shoes are taking forever, your delivery is so slow, really not happy"
+    output = _reply(services, "cust_101", message)
+    assert output["intents"][0]["intent"] == "complaint"
+    assert output["response"].startswith("I'm sorry about this experience. Order ORD-1101")
+    assert "tracking number 1Z00001101US" in output["response"]
+    # asked where they are as well, the order is described once, before the apology
+    both = _reply(
+        services, "cust_101", "my shoes still aren't here and your shipping is painfully slow"
+    )
+    assert [v["intent"] for v in both["intents"]] == ["order_status", "complaint"]
+    assert both["response"].count("Order ORD-1101") == 1
+
+
 def test_a_damaged_item_gets_an_apology_and_the_remedy(services: Services) -> None:
     output = _reply(services, "cust_101", "the espresso machine arrived damaged")
     assert output["intents"][0]["intent"] == "complaint"

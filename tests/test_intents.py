@@ -199,6 +199,28 @@ def test_a_sentence_about_what_was_just_asked_stays_with_it(
     ]
 
 
+def test_a_short_question_about_what_the_sentence_before_named_stays_with_it(
+    classifier: IntentClassifier, embedder: Embedder
+) -> None:
+    from supportgraph.intents.clauses import split_clauses
+
+    text = (
+        "My card got declined at checkout, then I paid with PayPal, but there's still a "
+        "pending charge on the card. When does that go away?"
+    )
+    assert split_clauses(text) == [text]
+    # on its own "When does that go away?" read as a complaint
+    assert "complaint" not in intents_of(classifier, embedder, text)
+    assert split_clauses("Cancel ORD-789. Where is ORD-790?") == [
+        "Cancel ORD-789",
+        "Where is ORD-790?",
+    ]
+    assert split_clauses("Where is my order? How do I reset my password?") == [
+        "Where is my order",
+        "How do I reset my password?",
+    ]
+
+
 @pytest.mark.parametrize(
     ("others", "asked"),
     [

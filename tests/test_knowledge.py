@@ -20,7 +20,7 @@ from supportgraph.knowledge.answer import extractive_answer
 from supportgraph.knowledge.chunking import chunk_file
 from supportgraph.knowledge.cli import ingest_path
 from supportgraph.knowledge.embedder import Embedder
-from supportgraph.knowledge.extract import split_sentences
+from supportgraph.knowledge.extract import best_sentences, split_sentences
 from supportgraph.knowledge.grounding import extract_facts, unsupported_facts
 from supportgraph.knowledge.spelling import Speller
 from supportgraph.services import Services
@@ -231,6 +231,45 @@ def test_article_answers_choose_sentences_by_meaning(embedder: Embedder) -> None
     assert by_words.sentences == ["Standard shipping takes 3-5 business days."]
     assert by_meaning.sentences == ["International orders arrive in 7-14 business days."]
     assert by_meaning.source_id == "shipping#0"
+
+
+@pytest.mark.parametrize(
+    ("question", "section"),
+    [
+        # Ranked by their best sentence alone, both went to a section that shares a sentence's
+        # words ("Why can't I sign in", the privacy overview) rather than the one answering.
+        (
+            "tried too many times and now it won't let me log in at all",
+            "login-problems#my-account-is-locked-after-too-many-attempts",
+        ),
+        (
+            "I'd like a copy of everything you have stored about me (GDPR request)",
+            "privacy-and-data#how-do-i-download-or-delete-my-data",
+        ),
+    ],
+)
+def test_sections_rank_by_their_best_sentence_and_as_a_whole(
+    services: Services, question: str, section: str
+) -> None:
+    text = services.model_text(question)
+    hits = services.knowledge.search(services.embedder.embed_one(text), query=text)
+    assert hits[0].id == section
+    assert all(hit.score >= hit.rank for hit in hits)  # relevance is still the best cosine
+
+
+def test_a_question_of_time_is_answered_by_a_sentence_that_states_one() -> None:
+    text = (
+        "You can choose store credit instead of a refund to your card. "
+        "Store credit is added instantly, while a card refund takes 5-10 business days. "
+        "To choose store credit instead of a refund, select it when you start a return."
+    )
+    question = "If I pick store credit instead of a refund to my card, how fast do I get it?"
+    assert best_sentences(question, text, limit=1) == [
+        "Store credit is added instantly, while a card refund takes 5-10 business days."
+    ]
+    assert best_sentences("can I pick store credit instead of a refund?", text, limit=1) == [
+        "You can choose store credit instead of a refund to your card."
+    ]
 
 
 def test_the_direct_forward_pass_gives_the_vectors_encode_gives(embedder: Embedder) -> None:

@@ -28,10 +28,37 @@ def clause_at(text: str, position: int) -> str:
     return text[start:].strip()
 
 
+# A short question about a situation the clause before described ("When does that go
+# away?") is part of it: on its own it read as a complaint. Only "that/this" point back so:
+# "when is it shipping?" after a warranty question is a request of its own about the laptop.
+_SHORT_QUESTION_MAX_WORDS = 5
+_QUESTION_START = re.compile(r"^(?:when|where|how|why|what|is|are|does|do|will|can)\b", re.I)
+_POINTER = re.compile(r"\b(?:that|this|those|these)\b", re.IGNORECASE)
+
+
 def split_clauses(text: str) -> list[str]:
     """The message's clauses of two words or more (one element for a one-request message)."""
-    parts = (part.strip() for part in CLAUSE_BREAK.split(text))
-    return [part for part in parts if len(part.split()) >= 2]
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for match in [*CLAUSE_BREAK.finditer(text), None]:
+        end = match.start() if match else len(text)
+        part = text[start:end].strip()
+        if len(part.split()) >= 2:
+            if spans and leans_on_previous(part):
+                spans[-1] = (spans[-1][0], end)
+            else:
+                spans.append((start, end))
+        start = match.end() if match else start
+    return [text[first:last].strip() for first, last in spans]
+
+
+def leans_on_previous(clause: str) -> bool:
+    """Whether a clause is a short question about what the clause before it named."""
+    return (
+        len(clause.split()) <= _SHORT_QUESTION_MAX_WORDS
+        and bool(_QUESTION_START.match(clause))
+        and bool(_POINTER.search(clause))
+    )
 
 
 # What a removed clause leaves at the edges of the rest: punctuation and joining words.

@@ -139,6 +139,22 @@ def _is_short_item(content: str) -> bool:
     return 0 < len(content.split()) <= LIST_ITEM_MAX_WORDS and not content.endswith((".", "!", "?"))
 
 
+# A question of time ("how fast do I get it?") is answered by a sentence that states one
+# ("... added to your account instantly, while a refund takes 5-10 business days"); such a
+# sentence counts as two more shared words.
+ASKS_TIME = re.compile(
+    r"\bhow (?:long|fast|soon|quickly|many (?:days|weeks|hours))\b"
+    r"|\bwhen (?:will|does|do|is|can)\b",
+    re.IGNORECASE,
+)
+STATES_TIME = re.compile(
+    r"\b\d+(?:\s?(?:-|\u2013|to)\s?\d+)?[\s-](?:business\s+)?(?:minutes?|hours?|days?|weeks?|months?)\b"
+    r"|\b(?:instantly|immediately|right away|same day|next day)\b",
+    re.IGNORECASE,
+)
+TIME_BONUS = 2.0
+
+
 def best_sentences(
     question: str,
     text: str,
@@ -157,11 +173,13 @@ def best_sentences(
         return []
     asked = words(question)
     meaning = closeness(sentences) if closeness else [0.0] * len(sentences)
+    asks_time = bool(ASKS_TIME.search(question))
     scored = [
         (
             SEMANTIC_WEIGHT * meaning[index]
             + len(asked & words(sentence))
-            + (0.5 if index == 0 else 0.0),
+            + (0.5 if index == 0 else 0.0)
+            + (TIME_BONUS if asks_time and STATES_TIME.search(sentence) else 0.0),
             index,
         )
         for index, sentence in enumerate(sentences)
