@@ -123,11 +123,11 @@ def is_faint(view: IntentView, index: int) -> bool:
 
 
 def _guessed_order_intent(state: TicketState, view: IntentView, index: int) -> bool:
-    """A faint second intent about an order the message does not name (by id or product)."""
+    """A faint second intent about an order the message does not name by its id."""
     return (
         is_faint(view, index)
         and view["intent"] in ORDER_HANDLED
-        and _target_order(state, view, guess=False) is None
+        and not state["entities"]["order_ids"]
     )
 
 
