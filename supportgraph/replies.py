@@ -199,6 +199,8 @@ def render(parts: list[AnswerPart]) -> str:
         order = part["facts"].get("order") if part["kind"] in ORDER_FIRST_KINDS else None
         if part["kind"] == "order_status":
             described.add(part["facts"]["order_id"])
+        elif part["kind"] == "complaint" and part["facts"].get("order"):
+            described.add(part["facts"]["order"]["order_id"])
         elif order and order["order_id"] not in described:
             described.add(order["order_id"])
             paragraphs.append(describe_order(order))

@@ -199,6 +199,22 @@ def test_a_sentence_about_what_was_just_asked_stays_with_it(
     ]
 
 
+def test_a_message_unsure_as_a_whole_is_read_by_its_clauses(
+    classifier: IntentClassifier, embedder: Embedder
+) -> None:
+    text = (
+        "The shoes STILL aren't here, which is really annoying. Where are they exactly? And "
+        "while I'm at it, how do I swap the card saved on my account for a new one?"
+    )
+    found = classifier.classify(text, embedder.embed_one(text))
+    # as a whole: a 31% refund, a 22% question and a 21% account update
+    assert [(p.intent, p.sub_intent) for p in found] == [
+        ("complaint", "delivery"),
+        ("billing", "payment_method"),
+    ]
+    assert all(p.evidence for p in found)
+
+
 def test_a_short_question_about_what_the_sentence_before_named_stays_with_it(
     classifier: IntentClassifier, embedder: Embedder
 ) -> None:
@@ -257,6 +273,8 @@ def test_a_part_that_points_back_to_the_rest_is_not_asked_on_its_own() -> None:
     assert refers_back("Can I get a new one?") and refers_back("when will they arrive")
     assert not refers_back("what are your support hours?")
     assert not refers_back("if I send something back that isn't broken, is there a fee?")
+    # "one" is the card this part names itself
+    assert not refers_back("how do I swap the card saved on my account for a new one?")
 
 
 def test_classifier_without_model_falls_back_to_unknown() -> None:

@@ -16,6 +16,13 @@ from supportgraph.intents.taxonomy import UNKNOWN, Taxonomy
 from supportgraph.knowledge.embedder import Embedder
 
 RULE_CONFIDENCE = 0.95
+# A message whose clauses found two requests or more, and whose whole reading is unsure (its
+# top intent under this), is read by its clauses alone: "The shoes STILL aren't here ... how
+# do I swap the card saved on my account for a new one?" read as a whole was a 31% refund, a
+# 22% question and a 21% account update beside the clauses' 99% complaint and 98% card
+# change, and the reply led with "there is nothing to refund". With one clause intent the
+# whole reading stays ("can my phone case ship to my work instead? <address>").
+UNSURE_WHOLE_MESSAGE = 0.5
 
 
 class IntentPrediction(BaseModel):
@@ -217,7 +224,11 @@ class IntentClassifier:
                 else prediction
             )
         known = {prediction.intent for prediction in found} | {UNKNOWN}
-        return merged + [p for label, p in by_clause.items() if label not in known]
+        merged += [p for label, p in by_clause.items() if label not in known]
+        from_clauses = [p for p in merged if p.evidence is not None]
+        if len(from_clauses) < 2 or not found or found[0].confidence >= UNSURE_WHOLE_MESSAGE:
+            return merged
+        return sorted(from_clauses, key=lambda p: p.confidence, reverse=True)
 
     def _clause_intents(self, text: str, started: float) -> list[IntentPrediction]:
         """The intent of each clause of a several-request message, classified on its own.

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from supportgraph.knowledge.extract import words
+
 # A new request starts after a sentence end, a dash, "and/also/plus" before a request word,
 # or a comma before a question ("..., when is it shipping"). A sentence that starts with "it"
 # describes what the one before asked about ("It was an impulse buy.", "it's the one my 2FA
@@ -73,9 +75,18 @@ _LOOSE_ENDS = re.compile(
 _BACK_REFERENCE = re.compile(r"\b(?:it|its|one|ones|they|them|their)\b", re.IGNORECASE)
 
 
+# A part that names what it is about has words of its own beside the pointer: "how do I swap
+# the card saved on my account for a new one?" (swap, card, saved, account) is its own
+# question; searched with the whole message, it was answered from the gift card article.
+_OWN_WORDS = 3
+
+
 def refers_back(part: str) -> bool:
     """Whether a part of a message leans on the rest of it for what it is about."""
-    return bool(_BACK_REFERENCE.search(part))
+    if not _BACK_REFERENCE.search(part):
+        return False
+    own = words(_BACK_REFERENCE.sub(" ", part)) - {"new", "one", "ones"}
+    return len(own) <= _OWN_WORDS
 
 
 def own_part(text: str, other_clauses: list[str]) -> str:
