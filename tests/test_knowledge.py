@@ -272,6 +272,17 @@ def test_a_question_of_time_is_answered_by_a_sentence_that_states_one() -> None:
     ]
 
 
+def test_a_figure_the_customer_states_finds_its_sentence() -> None:
+    text = (
+        "Rewards points are redeemed in blocks of 100 points at checkout. "
+        "Every 100 points give you $5.00 off an order. "
+        "For example, 300 points give you $15.00 off."
+    )
+    assert best_sentences("I've got 300 points, what's that worth at checkout?", text, limit=1) == [
+        "For example, 300 points give you $15.00 off."
+    ]
+
+
 def test_the_direct_forward_pass_gives_the_vectors_encode_gives(embedder: Embedder) -> None:
     texts = ["where is my order ORD-1234", "I want a refund, the headphones broke", "hi"]
     reference = embedder._load().encode(texts, normalize_embeddings=True)

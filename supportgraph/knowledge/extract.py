@@ -153,6 +153,10 @@ STATES_TIME = re.compile(
     re.IGNORECASE,
 )
 TIME_BONUS = 2.0
+# A figure the customer states ("I've got 300 points") found in a sentence ("300 points give
+# you $15.00 off") is the most specific match there is: it counts as three shared words.
+FIGURE_WEIGHT = 3.0
+_FIGURE = re.compile(r"^\$?[1-9]")
 
 
 def best_sentences(
@@ -177,7 +181,7 @@ def best_sentences(
     scored = [
         (
             SEMANTIC_WEIGHT * meaning[index]
-            + len(asked & words(sentence))
+            + _shared_weight(asked & words(sentence))
             + (0.5 if index == 0 else 0.0)
             + (TIME_BONUS if asks_time and STATES_TIME.search(sentence) else 0.0),
             index,
@@ -186,3 +190,7 @@ def best_sentences(
     ]
     chosen = sorted(index for _, index in sorted(scored, reverse=True)[:limit])
     return [sentences[index] for index in chosen]
+
+
+def _shared_weight(shared: set[str]) -> float:
+    return sum(FIGURE_WEIGHT if _FIGURE.match(word) else 1.0 for word in shared)
