@@ -68,12 +68,26 @@ def test_rules_find_both_intents_of_the_spec_message() -> None:
         ("Thanks! Where is my order?", "order_status", None),  # small talk is a whole message
         ("Need to update my saved Visa", "billing", "payment_method"),
         ("yo are my trail runners close?", "order_status", None),
+        ("can I cancel my subscription", "account_update", "preferences"),
+        ("please stop the newsletters", "account_update", "preferences"),
     ],
 )  # fmt: skip
 def test_rules(text: str, intent: str, sub_intent: str | None) -> None:
     matches = match_rules(text, TAXONOMY)
     assert matches, text
     assert (matches[0].intent, matches[0].sub_intent) == (intent, sub_intent)
+
+
+def test_a_decisive_rule_settles_a_one_request_message(
+    classifier: IntentClassifier, embedder: Embedder
+) -> None:
+    # The model reads it as an order to cancel (0.82); the store sells no subscriptions, and
+    # a laptop order was offered for cancellation.
+    assert intents_of(classifier, embedder, "can I cancel my subscription") == ["account_update"]
+    boxed = "can i cancel my subscription box order for this month, the one that hasn't shipped yet"
+    assert intents_of(classifier, embedder, boxed)[0] == "cancel_order"
+    both = "please stop the newsletters. Also where is my order?"
+    assert intents_of(classifier, embedder, both)[:2] == ["account_update", "order_status"]
 
 
 def test_rules_stay_silent_out_of_scope() -> None:

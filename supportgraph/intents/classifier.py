@@ -109,7 +109,12 @@ class IntentClassifier:
             rule_hits = [hit for hit in rule_hits if hit.intent == UNKNOWN]
             return [self._by_rule(text, rule_hits[0], vector, probs, rules_ms)]
         predictions = [self._by_rule(text, hit, vector, probs, rules_ms) for hit in rule_hits]
-        predictions += self._extra_model_intents(text, vector, probs, predictions, started)
+        # A decisive rule on a one-request message settles what its words mean: the model's
+        # other reading of them is not a second request ("can I cancel my subscription" is
+        # about mailings, not also an order to cancel, which the model read at 0.82).
+        decided = any(hit.decisive for hit in rule_hits) and len(split_clauses(text)) < 2
+        if not decided:
+            predictions += self._extra_model_intents(text, vector, probs, predictions, started)
         return self._with_clause_intents(text, predictions, started)
 
     def _by_rule(

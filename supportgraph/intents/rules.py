@@ -14,6 +14,7 @@ class RuleMatch:
     intent: str
     sub_intent: str | None
     position: int
+    decisive: bool = False  # a decisive sub-intent rule matched: it settles what the words mean
 
 
 def match_rules(text: str, taxonomy: Taxonomy) -> list[RuleMatch]:
@@ -25,7 +26,14 @@ def match_rules(text: str, taxonomy: Taxonomy) -> list[RuleMatch]:
         if position is None and sub_intent is not None and sub_intent[2]:
             position = sub_intent[1]
         if position is not None:
-            matches.append(RuleMatch(intent.name, sub_intent[0] if sub_intent else None, position))
+            matches.append(
+                RuleMatch(
+                    intent.name,
+                    sub_intent[0] if sub_intent else None,
+                    position,
+                    decisive=bool(sub_intent and sub_intent[2]),
+                )
+            )
     return sorted(matches, key=lambda match: match.position)
 
 
