@@ -197,6 +197,14 @@ def test_a_late_delivery_gets_an_apology_and_where_the_order_is(services: Servic
     assert both["response"].count("Order ORD-1101") == 1
 
 
+def test_cancelling_a_subscription_is_about_mailings_not_an_order(services: Services) -> None:
+    # The model read it as an order cancellation (0.82) and the laptop was offered; then the
+    # message's own search answered with cancelling a pre-order.
+    output = _reply(services, "cust_456", "can I cancel my subscription")
+    assert output["actions"] == [] and "ORD-" not in output["response"]
+    assert "unsubscribe" in output["response"].lower()
+
+
 def test_a_damaged_item_gets_an_apology_and_the_remedy(services: Services) -> None:
     output = _reply(services, "cust_101", "the espresso machine arrived damaged")
     assert output["intents"][0]["intent"] == "complaint"
