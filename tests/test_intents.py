@@ -69,6 +69,7 @@ def test_rules_find_both_intents_of_the_spec_message() -> None:
         ("Need to update my saved Visa", "billing", "payment_method"),
         ("yo are my trail runners close?", "order_status", None),
         ("can I cancel my subscription", "account_update", "preferences"),
+        ("track", "order_status", None),  # one word typed into the chat box
         ("please stop the newsletters", "account_update", "preferences"),
     ],
 )  # fmt: skip
