@@ -25,6 +25,7 @@ class IntentView(TypedDict):
     model_version: str | None
     latency_ms: float
     evidence: NotRequired[str | None]  # the clause that carried this intent
+    topic: NotRequired[str | None]  # what a decisive rule that overruled the model says
 
 
 class Entities(TypedDict):

@@ -56,6 +56,7 @@ def classify(state: TicketState, runtime: Runtime[AgentContext]) -> dict[str, An
             "model_version": p.model_version,
             "latency_ms": round(p.latency_ms, 3),
             "evidence": p.evidence,
+            "topic": p.topic,
         }
         for p in predictions
     ]

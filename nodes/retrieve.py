@@ -11,9 +11,7 @@ from langgraph.runtime import Runtime
 from graph.context import AgentContext, services_of, tool_context
 from graph.state import IntentQuestion, IntentView, RetrievalView, Source, SourceHit, TicketState
 from nodes.resolve import may_answer_from_articles
-from supportgraph.intents.classifier import RULE_CONFIDENCE
 from supportgraph.intents.clauses import own_part, refers_back
-from supportgraph.intents.taxonomy import load_taxonomy
 from supportgraph.knowledge.index import KnowledgeHit
 from tools.account import lookup_order, recent_orders
 
@@ -66,18 +64,21 @@ def _article_source(hit: KnowledgeHit) -> Source:
 def _intent_questions(
     state: TicketState, services: Any
 ) -> dict[str, tuple[str, list[KnowledgeHit]]]:
-    """For a message asking several things, what each intent asks and the articles it finds.
+    """What each intent asks and the articles it finds, where the message's own search won't do.
 
-    One search for the whole message finds the articles of its longest request; "how do I
-    change my default card? and what are your support hours?" then answered the card question
-    twice and the hours never.
+    For a message asking several things: one search for the whole message finds the articles
+    of its longest request; "how do I change my default card? and what are your support
+    hours?" then answered the card question twice and the hours never. For an intent a
+    decisive rule gave against the model's reading: its topic leads the question.
     """
     views = state["intents"]
     text = state.get("model_text") or state["message"]
     asked: dict[str, str] = {}
     for view in views:
         part = _asked_by(view, views, text) if len(views) > 1 else text
-        topic = _ruled_topic(view)
+        # A decisive rule that overruled the model: the message's own embedding reads its
+        # words as the model did ("can I cancel my subscription" found pre-order cancelling).
+        topic = view.get("topic")
         searchable = part != text and len(part.split()) > 1 and not refers_back(part)
         # A search costs a query embedding and 10-25 ms: only for handlers that read articles.
         if (searchable or topic) and may_answer_from_articles(view, part):
@@ -91,26 +92,6 @@ def _intent_questions(
         for question, vector in zip(questions, vectors, strict=True)
     }
     return {intent: (part, found[part]) for intent, part in asked.items()}
-
-
-def _ruled_topic(view: IntentView) -> str | None:
-    """What a decisive sub-intent rule says the message is about, when it overruled the model.
-
-    The message's own embedding reads its words as the model did: "can I cancel my
-    subscription" (a 0.82 order cancellation to the model) found a pre-order cancellation
-    section; searched with "Email, SMS and marketing preferences." it finds how to
-    unsubscribe. Where the model agrees with the rule ("where is my refund", 1.0) the
-    message's own search stands: with the description it found when refunds are issued
-    instead of how long they take.
-    """
-    if view["classifier_used"] != "rules" or not view["sub_intent"]:
-        return None
-    if view["confidence"] > RULE_CONFIDENCE:  # the model gave the rule's intent more
-        return None
-    intent = load_taxonomy().get(view["intent"])
-    subs = intent.sub_intents if intent else ()
-    sub = next((s for s in subs if s.name == view["sub_intent"]), None)
-    return sub.description if sub is not None and sub.decisive else None
 
 
 def _asked_by(view: IntentView, views: list[IntentView], text: str) -> str:

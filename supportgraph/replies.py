@@ -191,16 +191,14 @@ def render(parts: list[AnswerPart]) -> str:
     described: set[str] = set()
     statuses = {p["facts"].get("order_id") for p in parts if p["kind"] == "order_status"}
     for part in parts:
-        if (
-            part["kind"] == "complaint"
-            and (part["facts"].get("order") or {}).get("order_id") in statuses
-        ):
+        complained_of = (part["facts"].get("order") or {}).get("order_id")
+        if part["kind"] == "complaint" and complained_of in statuses:
             part = {**part, "facts": {}}  # the status part describes that order
+        elif part["kind"] == "complaint" and complained_of:
+            described.add(complained_of)  # said after the apology
         order = part["facts"].get("order") if part["kind"] in ORDER_FIRST_KINDS else None
         if part["kind"] == "order_status":
             described.add(part["facts"]["order_id"])
-        elif part["kind"] == "complaint" and part["facts"].get("order"):
-            described.add(part["facts"]["order"]["order_id"])
         elif order and order["order_id"] not in described:
             described.add(order["order_id"])
             paragraphs.append(describe_order(order))

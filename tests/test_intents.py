@@ -85,6 +85,12 @@ def test_a_decisive_rule_settles_a_one_request_message(
     # The model reads it as an order to cancel (0.82); the store sells no subscriptions, and
     # a laptop order was offered for cancellation.
     assert intents_of(classifier, embedder, "can I cancel my subscription") == ["account_update"]
+    [overruled] = classifier.classify(
+        "can I cancel my subscription", embedder.embed_one("can I cancel my subscription")
+    )
+    assert overruled.topic == "Email, SMS and marketing preferences."  # searched with it
+    [agreed] = classifier.classify("where is my refund", embedder.embed_one("where is my refund"))
+    assert agreed.sub_intent == "refund_status" and agreed.topic is None
     boxed = "can i cancel my subscription box order for this month, the one that hasn't shipped yet"
     assert intents_of(classifier, embedder, boxed)[0] == "cancel_order"
     both = "please stop the newsletters. Also where is my order?"

@@ -38,6 +38,9 @@ class IntentPrediction(BaseModel):
     model_version: str | None = None
     latency_ms: float = 0.0
     evidence: str | None = None
+    # What a decisive sub-intent rule says the message is about when the model read its words
+    # otherwise (the sub-intent's description): the message's own embedding misleads a search.
+    topic: str | None = None
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,9 @@ class IntentClassifier:
         probs: dict[str, float],
         rules_ms: float,
     ) -> IntentPrediction:
+        sub = self._rule_taxonomy.sub_intent(hit.intent, hit.sub_intent) if hit.decisive else None
+        # the model gave the rule's intent less: its reading of the words would mislead a search
+        topic = sub.description if sub and probs.get(hit.intent, 0.0) < RULE_CONFIDENCE else None
         return IntentPrediction(
             intent=hit.intent,
             sub_intent=hit.sub_intent or self._sub_intent(text, hit.intent, vector),
@@ -132,6 +138,7 @@ class IntentClassifier:
             classifier_used="rules",
             latency_ms=rules_ms,
             evidence=clause_at(text, hit.position),
+            topic=topic,
         )
 
     def _extra_model_intents(

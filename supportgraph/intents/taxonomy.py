@@ -63,6 +63,11 @@ class Taxonomy:
         """The intent of that name, if any."""
         return next((intent for intent in self.intents if intent.name == name), None)
 
+    def sub_intent(self, intent: str, name: str | None) -> SubIntent | None:
+        """The sub-intent of that intent and name, if any."""
+        found = self.get(intent)
+        return next((s for s in found.sub_intents if s.name == name), None) if found else None
+
 
 def _compile(patterns: list[str]) -> tuple[re.Pattern[str], ...]:
     return tuple(re.compile(pattern, re.IGNORECASE) for pattern in patterns)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
+from supportgraph.knowledge.grounding import DURATION
+
 # One shared content word counts as much as 0.1 of cosine similarity. Ranking the sentences of
 # the best chunk by meaning as well as by shared words raised the answers holding every gold
 # fact of the knowledge suite from 53 to 60 of 120.
@@ -147,11 +149,7 @@ ASKS_TIME = re.compile(
     r"|\bwhen (?:will|does|do|is|can)\b",
     re.IGNORECASE,
 )
-STATES_TIME = re.compile(
-    r"\b\d+(?:\s?(?:-|\u2013|to)\s?\d+)?[\s-](?:business\s+)?(?:minutes?|hours?|days?|weeks?|months?)\b"
-    r"|\b(?:instantly|immediately|right away|same day|next day)\b",
-    re.IGNORECASE,
-)
+_AT_ONCE = re.compile(r"\b(?:instantly|immediately|right away|same day|next day)\b", re.I)
 TIME_BONUS = 2.0
 # A figure the customer states ("I've got 300 points") found in a sentence ("300 points give
 # you $15.00 off") is the most specific match there is: it counts as three shared words.
@@ -183,13 +181,18 @@ def best_sentences(
             SEMANTIC_WEIGHT * meaning[index]
             + _shared_weight(asked & words(sentence))
             + (0.5 if index == 0 else 0.0)
-            + (TIME_BONUS if asks_time and STATES_TIME.search(sentence) else 0.0),
+            + (TIME_BONUS if asks_time and _states_time(sentence) else 0.0),
             index,
         )
         for index, sentence in enumerate(sentences)
     ]
     chosen = sorted(index for _, index in sorted(scored, reverse=True)[:limit])
     return [sentences[index] for index in chosen]
+
+
+def _states_time(sentence: str) -> bool:
+    """Whether a sentence says how long something takes or when it happens."""
+    return bool(DURATION.search(sentence) or _AT_ONCE.search(sentence))
 
 
 def _shared_weight(shared: set[str]) -> float:

@@ -14,10 +14,11 @@ _MONTHS = (
     "jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
 )
 _UNITS = r"(?:business\s+)?(?:minutes?|hours?|days?|weeks?|months?|years?)"
+DURATION = re.compile(rf"\b\d+(?:\s?(?:-|–|to)\s?\d+)?[\s-]{_UNITS}\b", re.IGNORECASE)
 FACT_PATTERNS = (
     re.compile(r"\$\s?\d[\d,]*(?:\.\d+)?"),  # amounts
     re.compile(r"\d+(?:\.\d+)?\s?%"),  # percentages
-    re.compile(rf"\b\d+(?:\s?(?:-|–|to)\s?\d+)?[\s-]{_UNITS}\b", re.IGNORECASE),  # durations
+    DURATION,
     re.compile(r"\b\d{4}-\d{2}-\d{2}\b"),  # ISO dates
     re.compile(
         rf"\b(?:{_MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s+\d{{4}})?\b", re.IGNORECASE
