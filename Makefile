@@ -8,7 +8,7 @@ export TRANSFORMERS_OFFLINE := 1
 export LANGGRAPH_CLI_NO_ANALYTICS := 1
 export ANONYMIZED_TELEMETRY := False
 
-.PHONY: setup run seed chat test unit eval lint studio bench clean
+.PHONY: setup run seed chat test unit eval lint studio bench loadtest clean
 
 setup: $(STAMP)
 
@@ -46,6 +46,9 @@ lint: setup
 
 bench: setup
 	SUPPORTGRAPH_DATA_DIR=var/bench $(BIN)/supportgraph bench
+
+loadtest: setup
+	SUPPORTGRAPH_DATA_DIR=var/load $(BIN)/supportgraph loadtest
 
 studio: setup
 	$(BIN)/supportgraph seed

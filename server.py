@@ -14,6 +14,7 @@ from graph.builder import build_graph
 from graph.checkpoint import open_checkpointer
 from supportgraph.action_requests import ActionRequest, ConflictError, handle_action
 from supportgraph.agents import api as agents_api
+from supportgraph.agents.queue import fill_queue_inputs
 from supportgraph.analytics import Prices, TicketNotFound, compute_analytics, record_csat
 from supportgraph.api_models import (
     ActionOut,
@@ -43,9 +44,11 @@ from tools.actions import ActionError
 def open_support_service(services: Services) -> Iterator[SupportService]:
     """A support service whose graph is compiled with the configured checkpointer.
 
-    Actions a crash left pending are settled first, so nothing is served over them.
+    Actions a crash left pending are settled first, so nothing is served over them, and
+    tickets an older version queued get the inputs the queue now ranks by.
     """
     services.reconcile_actions()
+    fill_queue_inputs(services)
     with open_checkpointer(services.settings.resolved_checkpoint_url) as checkpointer:
         yield SupportService(services, build_graph().compile(checkpointer=checkpointer))
 

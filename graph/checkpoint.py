@@ -27,6 +27,9 @@ def open_checkpointer(url: str) -> Iterator[BaseCheckpointSaver[str]]:
         path.parent.mkdir(parents=True, exist_ok=True)
         connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         connection.execute("PRAGMA journal_mode=WAL")
+        # As for the records' database: with WAL, NORMAL survives a crash of the process and
+        # skips an fsync per commit (1.2 ms each here, a dozen commits a turn, under one lock).
+        connection.execute("PRAGMA synchronous=NORMAL")
         try:
             saver = SqliteSaver(connection)
             saver.setup()

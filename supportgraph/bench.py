@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -126,3 +127,64 @@ def bench_retrieval(
             for question, vector in zip(questions, vectors, strict=True)
         ]
         return {"retrieval": {"chunks": index.count(), **_summary(samples)}}
+
+
+QUEUE_INTENTS = ("refund", "billing", "order_status", "cancel_order", "human_agent", None)
+
+
+def bench_queue(services: Services, *, waiting: int = 1000) -> dict[str, Any]:
+    """A handoff's queue position and wait with ``waiting`` tickets already queued.
+
+    Runs on a scratch SQLite database (the demo store, five agents of varied skills), so the
+    data directory is left as it was.
+    """
+    import tempfile
+
+    from supportgraph.agents.models import SupportAgent
+    from supportgraph.agents.queue import estimate_for_handoff, record_queue_inputs, snapshot
+    from supportgraph.db.engine import make_engine, session_scope
+    from supportgraph.db.models import SupportTicket, TicketStatus, utcnow
+    from supportgraph.demo.seed import seed_demo_store
+
+    with tempfile.TemporaryDirectory() as folder:
+        engine = make_engine(f"sqlite:///{folder}/queue.sqlite")
+        scratch = services.with_engine(engine)
+        seed_demo_store(scratch.engine)
+        now = utcnow()
+        with session_scope(engine) as session:
+            for index, skills in enumerate(
+                (["*"], ["refund"], ["billing"], ["refund", "billing"], ["order_status"])
+            ):
+                session.add(SupportAgent(id=f"agent_{index}", name=f"Agent {index}", skills=skills))
+            for index in range(waiting):
+                ticket = SupportTicket(
+                    id=f"tkt_q{index}",
+                    customer_id=f"cust_{2000 + index % 200}",
+                    status=TicketStatus.ESCALATED,
+                    primary_intent=QUEUE_INTENTS[index % len(QUEUE_INTENTS)],
+                    escalated_at=now - timedelta(seconds=index),
+                    handoff_summary={"entities": {"order_ids": [f"ORD-{20000 + index % 600}"]}},
+                )
+                session.add(ticket)
+                record_queue_inputs(session, scratch.backend, ticket)
+        handoff = partial(
+            estimate_for_handoff,
+            scratch,
+            ticket_id="tkt_new",
+            customer_id="cust_456",
+            intent="refund",
+            negative_sentiment=0.4,
+            order_ids=["ORD-789"],
+            rule_id=None,
+        )
+        handoff()
+        samples = [_timed(handoff) for _ in range(20)]
+        listing = [_timed(partial(snapshot, scratch)) for _ in range(5)]
+        engine.dispose()
+    return {
+        "queue": {
+            "waiting": waiting,
+            "handoff_estimate": _summary(samples),
+            "full_snapshot": _summary(listing),
+        }
+    }

@@ -115,9 +115,12 @@ def bench(
     chunks: Annotated[
         int, typer.Option(help="chunks to index for the retrieval benchmark")
     ] = 10_000,
+    waiting: Annotated[
+        int, typer.Option(help="tickets waiting for a person in the handoff benchmark")
+    ] = 1000,
 ) -> None:
-    """Time the rules tier, the embedding tier, retrieval at scale and whole turns; print JSON."""
-    from supportgraph.bench import bench_classifier, bench_retrieval, bench_turns
+    """Time the tiers, retrieval at scale, a handoff's queue estimate, whole turns; print JSON."""
+    from supportgraph.bench import bench_classifier, bench_queue, bench_retrieval, bench_turns
     from supportgraph.bootstrap import prepare
 
     services = _services()
@@ -125,8 +128,38 @@ def bench(
     report = {
         **bench_classifier(services),
         **bench_retrieval(services, chunks=chunks),
+        **bench_queue(services, waiting=waiting),
         **bench_turns(services, turns=turns),
     }
+    typer.echo(json.dumps(report, indent=2))
+
+
+@app.command()
+def loadtest(
+    rates: Annotated[
+        str, typer.Option(help="messages per second of each stage, comma-separated")
+    ] = "10,20,40",
+    seconds: Annotated[float, typer.Option(help="length of each stage", min=1.0)] = 30.0,
+    url: Annotated[
+        str | None, typer.Option(help="a running server; default: serve the data directory")
+    ] = None,
+) -> None:
+    """Send customer messages to the HTTP API at stated rates; print latency and loss as JSON."""
+    from contextlib import nullcontext
+
+    from supportgraph.bootstrap import prepare
+    from supportgraph.loadtest import LoadPlan, run_load, served
+
+    try:
+        stage_rates = tuple(float(rate) for rate in rates.split(","))
+    except ValueError as exc:
+        raise typer.BadParameter(f"rates must be numbers: {rates}") from exc
+    if any(rate <= 0 for rate in stage_rates):
+        raise typer.BadParameter("rates must be positive")
+    if url is None:
+        prepare(_services())
+    with nullcontext(url) if url else served() as base_url:
+        report = run_load(base_url, LoadPlan(rates=stage_rates, stage_seconds=seconds))
     typer.echo(json.dumps(report, indent=2))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from nodes.handoff import handoff
+from supportgraph.agents.queue import record_queue_inputs
 from supportgraph.db.engine import session_scope
 from supportgraph.db.models import EscalationDecision, SupportTicket, TicketStatus, utcnow
 from supportgraph.support import NotFoundError, SupportService
@@ -48,7 +49,6 @@ def escalate_ticket(
             ticket.resolved_by = None
             ticket.resolved_at = None
         ticket.handoff_summary = packet
-        session.add(ticket)
         session.add(
             EscalationDecision(
                 ticket_id=ticket_id,
@@ -61,4 +61,6 @@ def escalate_ticket(
                 source=source,
             )
         )
+        record_queue_inputs(session, service.services.backend, ticket)
+        session.add(ticket)
     return packet

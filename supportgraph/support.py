@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 
 from graph.context import AgentContext
 from graph.state import ActionView
+from supportgraph.agents.queue import record_queue_inputs
 from supportgraph.db.engine import session_scope
 from supportgraph.db.models import (
     CustomerMessage,
@@ -256,8 +257,7 @@ class SupportService:
             )
         )
 
-    @staticmethod
-    def _update_ticket(session: Session, ticket_id: str, state: dict[str, Any]) -> None:
+    def _update_ticket(self, session: Session, ticket_id: str, state: dict[str, Any]) -> None:
         ticket = session.get(SupportTicket, ticket_id)
         assert ticket is not None
         now = utcnow()
@@ -273,6 +273,7 @@ class SupportService:
                 ticket.escalated_at = now
                 ticket.escalation_reason = (state.get("gate") or {}).get("reason")
             ticket.handoff_summary = state.get("handoff")
+            record_queue_inputs(session, self.services.backend, ticket)
             ticket.resolved_by = None
             ticket.resolved_at = None
         elif not _only_a_goodbye(state):

@@ -6,6 +6,7 @@ import shutil
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from decimal import Decimal
 from functools import partial
 from pathlib import Path
 from threading import Barrier
@@ -20,6 +21,7 @@ from testkit import Prepared, record_counts, send
 
 from server import create_app
 from supportgraph.agents.models import SupportAgent
+from supportgraph.agents.queue import fill_queue_inputs, record_queue_inputs, snapshot
 from supportgraph.agents.workflow import ConflictError, claim, register_agent
 from supportgraph.db.engine import session_scope
 from supportgraph.db.models import (
@@ -144,8 +146,12 @@ def escalated(
     order_ids: tuple[str, ...] = (),
     rule_id: str | None = None,
     intent: str | None = None,
+    by_older_version: bool = False,
 ) -> None:
-    """A ticket waiting in the queue, as the support service would have stored it."""
+    """A ticket waiting in the queue, as the support service would have stored it.
+
+    ``by_older_version``: as a version that did not store the queue's inputs stored it.
+    """
     with session_scope(services.engine) as session:
         session.add(
             SupportTicket(
@@ -173,6 +179,10 @@ def escalated(
                 reason="test",
             )
         )
+        ticket = session.get(SupportTicket, ticket_id)
+        assert ticket is not None
+        if not by_older_version:
+            record_queue_inputs(session, services.backend, ticket)
 
 
 def handled(services: Services, ticket_id: str, *, agent_id: str, minutes: float | None) -> None:
@@ -219,6 +229,24 @@ def test_queue_order_sentiment_wait_value_and_urgency(
     second = client.post("/v1/agents/agent_refunds/claim", json={}).json()
     assert second["ticket_id"] == "tkt_old"  # the best refund ticket, skipping billing
     assert "tkt_old" not in [e["ticket_id"] for e in client.get("/v1/agents/queue").json()]
+
+
+def test_tickets_queued_by_an_older_version_are_ranked_by_the_same_inputs(
+    services: Services,
+) -> None:
+    escalated(services, "tkt_old_angry", minutes_ago=1, sentiment=0.9, by_older_version=True)
+    escalated(
+        services, "tkt_old_laptop", minutes_ago=2, order_ids=("ORD-789",), by_older_version=True
+    )
+    escalated(services, "tkt_new", minutes_ago=3)
+    assert next(e.item.ticket_id for e in snapshot(services)) == "tkt_new"  # inputs missing
+
+    assert fill_queue_inputs(services) == 2
+    entries = {e.item.ticket_id: e.item for e in snapshot(services)}
+    assert entries["tkt_old_angry"].negative_sentiment == 0.9
+    assert entries["tkt_old_laptop"].order_value == Decimal("1299.00")
+    assert next(e.item.ticket_id for e in snapshot(services)) == "tkt_old_angry"
+    assert fill_queue_inputs(services) == 0  # once only
 
 
 def test_capacity_and_claim_conflicts(client: TestClient, services: Services) -> None:

@@ -1,57 +1,46 @@
-"""`supportgraph serve` (what `make run` starts) serves the agent over HTTP."""
+"""`supportgraph serve` (what `make run` starts) serves the agent over HTTP, also under load."""
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import pytest
 from conftest import copy_sqlite
 from testkit import SPEC_BODY, Prepared
 
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from supportgraph.loadtest import LoadPlan, run_load, served
 
 
-def test_serve_answers_the_spec_example(tmp_path: Path, prepared: Prepared) -> None:
+@pytest.fixture
+def server(tmp_path: Path, prepared: Prepared) -> Iterator[str]:
+    """The base URL of a child ``supportgraph serve`` over a copy of the prepared data."""
     data_dir = tmp_path / "data"
     copy_sqlite(prepared.database, data_dir / "supportgraph.sqlite")
-    port = _free_port()
     env = {
-        **os.environ,
         "SUPPORTGRAPH_DATA_DIR": str(data_dir),
         "SUPPORTGRAPH_CHROMA_PATH": str(prepared.chroma_path),
+        "SUPPORTGRAPH_INTENT_MODEL_DIR": str(prepared.intent_model_dir),
         "HF_HUB_OFFLINE": "1",
     }
-    server = subprocess.Popen(
-        [sys.executable, "-m", "supportgraph.cli", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert server.poll() is None, "the server exited"
-            try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server did not start in time"
-            time.sleep(0.5)
-        reply = httpx.post(f"{base}/v1/support/message", json=SPEC_BODY, timeout=30).json()
-        assert {"order_status", "refund"} <= {i["intent"] for i in reply["intents"]}
-        assert "ORD-789" in reply["response"]
-        assert httpx.get(f"{base}/docs", timeout=5).status_code == 200
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    with served(env) as base:
+        yield base
+
+
+def test_serve_answers_the_spec_example(server: str) -> None:
+    reply = httpx.post(f"{server}/v1/support/message", json=SPEC_BODY, timeout=30).json()
+    assert {"order_status", "refund"} <= {i["intent"] for i in reply["intents"]}
+    assert "ORD-789" in reply["response"]
+    assert httpx.get(f"{server}/docs", timeout=5).status_code == 200
+
+
+def test_messages_arriving_together_are_all_answered_and_stored(server: str) -> None:
+    # 24 messages in 2 s, conversations of up to three turns, some confirming actions.
+    report = run_load(server, LoadPlan(rates=(12.0,), stage_seconds=2.0, timeout_s=60.0))
+    (stage,) = report["stages"]
+    assert stage["sent"] == 24
+    assert stage["statuses"] == {"200": 24}
+    assert stage["shed"] == 0
+    assert report["tickets"] >= 8  # most conversations are one or two messages
+    assert report["messages_not_stored"] == 0

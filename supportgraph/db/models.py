@@ -55,6 +55,10 @@ class SupportTicket(SQLModel, table=True):
     escalation_reason: str | None = None
     assigned_agent_id: str | None = Field(default=None, index=True, max_length=64)
     handoff_summary: dict[str, Any] | None = Field(default=None, sa_type=JSON)
+    # What the human queue ranks the ticket by, stored at each handoff (agents.queue).
+    queue_sentiment: float | None = Field(default=None, description="most negative, 0-1")
+    queue_order_value_cents: int | None = None
+    queue_rule_id: str | None = Field(default=None, max_length=64)
     ab_variant: str | None = Field(default=None, max_length=32)
     csat_score: int | None = None
     turn_count: int = 0
