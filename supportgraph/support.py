@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import threading
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
+from weakref import WeakValueDictionary
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Durability
 from sqlmodel import Session, col, select
 
 from graph.context import AgentContext
@@ -31,6 +32,14 @@ from supportgraph.replies import actions_available
 from supportgraph.services import Services
 from supportgraph.text import mask_card_numbers
 from supportgraph.usage import TokenMeter
+
+# A turn is checkpointed once, when it ends. Its records are stored only after the run, so a
+# run that crashes midway must leave nothing behind either: the conversation stays at the
+# previous turn and the customer's retry starts the turn again (actions are made exactly once
+# by their idempotency keys, not by checkpoints). Checkpointing every step as well cost a
+# fifth to a third of a turn: 17-21 turns a second on one thread against 24 (p50 44-55 ms
+# against 38 ms).
+TURN_DURABILITY: Durability = "exit"
 
 
 class NotFoundError(LookupError):
@@ -72,7 +81,10 @@ class SupportService:
         self.services = services
         self.graph = graph
         self.measure_only = measure_only
-        self._ticket_locks: defaultdict[str, threading.Lock] = defaultdict(threading.Lock)
+        # Weak values: a ticket's lock lives while someone holds or waits for it, so a server
+        # that has seen a million tickets does not keep a million locks.
+        self._ticket_locks: WeakValueDictionary[str, threading.Lock] = WeakValueDictionary()
+        self._locks_guard = threading.Lock()
 
     def config(self, ticket_id: str) -> RunnableConfig:
         """The LangGraph config of a ticket: its thread is the ticket."""
@@ -80,7 +92,11 @@ class SupportService:
 
     def ticket_lock(self, ticket_id: str) -> threading.Lock:
         """The lock that serializes changes to one ticket's conversation in this process."""
-        return self._ticket_locks[ticket_id]
+        with self._locks_guard:
+            lock = self._ticket_locks.get(ticket_id)
+            if lock is None:
+                lock = self._ticket_locks[ticket_id] = threading.Lock()
+            return lock
 
     def open_ticket(self, ticket_id: str | None, customer_id: str, channel: str) -> SupportTicket:
         """The customer's ticket, created when new; someone else's ticket is 'not found'."""
@@ -139,6 +155,7 @@ class SupportService:
                 services=self.services, confirm_by_interrupt=False, measure_only=self.measure_only
             ),
             stream_mode="updates",
+            durability=TURN_DURABILITY,
         ):
             now = time.perf_counter()
             for node in update:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -90,6 +92,26 @@ def test_second_message_sees_earlier_turns(client: TestClient) -> None:
     ]  # fmt: skip
     assert transcript[0]["content"] == SPEC_BODY["message"]
     assert transcript[3]["content"] == second["response"]
+
+
+def test_messages_at_once_on_one_ticket_take_turns_and_leave_no_lock(client: TestClient) -> None:
+    support = client.app.state.support  # type: ignore[attr-defined]
+    ticket_id = send(client, "where is my order ORD-789?")["ticket_id"]
+    texts = ["thanks", "and ORD-790?", "is it shipped", "where is it", "ok", "when does it come"]
+
+    def post(text: str) -> int:
+        reply = support.handle_message(ticket_id=ticket_id, customer_id="cust_456", message=text)
+        return int(reply.turn)
+
+    with ThreadPoolExecutor(max_workers=len(texts)) as pool:
+        turns = sorted(pool.map(post, texts))
+    assert turns == [2, 3, 4, 5, 6, 7]  # one after another: none saw another's half-turn
+    view = client.get(f"/v1/support/tickets/{ticket_id}").json()
+    assert [m["turn"] for m in view["messages"] if m["role"] == "ai"] == [1, 2, 3, 4, 5, 6, 7]
+    state = support.graph.get_state(support.config(ticket_id)).values
+    assert len(state["transcript"]) == 14
+    gc.collect()
+    assert len(support._ticket_locks) == 0  # a lock lives only while it is held or awaited
 
 
 def test_conversation_survives_a_restart(

@@ -122,6 +122,12 @@ class KnowledgeIndex:
             self._counts[f"{kind}{UNITS_SUFFIX}"] = int(self._units[kind].count())
         return self._counts[kind]
 
+    def warm_up(self) -> None:
+        """Read what searches keep in memory (counts, chunks, lexical indexes) now."""
+        for kind in COLLECTIONS:
+            if self.count(kind):
+                self._lexical_index(kind)
+
     def _changed(self, kind: str) -> None:
         """Forget what was cached about a collection after writing to it."""
         self._lexical.pop(kind, None)
