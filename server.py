@@ -36,8 +36,11 @@ from supportgraph.escalations import escalate_ticket
 from supportgraph.idempotency import KeyConflict
 from supportgraph.services import Services
 from supportgraph.settings import Settings, get_settings
-from supportgraph.support import NotFoundError, SupportService
+from supportgraph.support import BusyError, NotFoundError, SupportService
 from tools.actions import ActionError
+
+# Seconds a client refused for load should wait before sending the message again.
+RETRY_AFTER_S = "2"
 
 
 @contextmanager
@@ -101,6 +104,10 @@ def _add_routes(app: FastAPI) -> None:
             )
         except NotFoundError as exc:
             raise HTTPException(404, str(exc)) from exc
+        except BusyError as exc:
+            raise HTTPException(
+                503, f"busy, retry: {exc}", headers={"Retry-After": RETRY_AFTER_S}
+            ) from exc
         return _message_response(result)
 
     @app.post("/v1/support/action", response_model=ActionResponse)

@@ -60,6 +60,17 @@ class Settings(BaseSettings):
     )
     host: str = "127.0.0.1"
     port: int = 8000
+    max_concurrent_turns: int = Field(
+        default=4,
+        ge=1,
+        description="turns a process runs at once; more wait their turn (Python runs one at a "
+        "time: more at once only stretch each, and SQLite write locks with them)",
+    )
+    turn_wait_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="longest a message waits for a free turn before it is refused with 503",
+    )
     articles_dir: Path | None = Field(
         default=None, description="help-centre markdown; default: the packaged demo articles"
     )

@@ -46,6 +46,10 @@ class NotFoundError(LookupError):
     """An unknown customer or ticket (or one that belongs to someone else)."""
 
 
+class BusyError(RuntimeError):
+    """Every turn slot stayed taken for as long as a message may wait: nothing was stored."""
+
+
 @dataclass
 class TurnResult:
     """What one customer message produced."""
@@ -85,6 +89,7 @@ class SupportService:
         # that has seen a million tickets does not keep a million locks.
         self._ticket_locks: WeakValueDictionary[str, threading.Lock] = WeakValueDictionary()
         self._locks_guard = threading.Lock()
+        self._turn_slots = threading.BoundedSemaphore(services.settings.max_concurrent_turns)
 
     def config(self, ticket_id: str) -> RunnableConfig:
         """The LangGraph config of a ticket: its thread is the ticket."""
@@ -116,18 +121,32 @@ class SupportService:
     def handle_message(
         self, *, ticket_id: str | None, customer_id: str, message: str, channel: str = "web_chat"
     ) -> TurnResult:
-        """Run one turn and store the message, the decisions and the reply."""
+        """Run one turn and store the message, the decisions and the reply.
+
+        Raises:
+            NotFoundError: An unknown customer, or a ticket that is not theirs.
+            BusyError: No turn slot came free within ``turn_wait_s``; nothing was stored.
+
+        """
         started = time.perf_counter()
-        ticket = self.open_ticket(ticket_id, customer_id, channel)
-        with self.ticket_lock(ticket.id):
-            try:
-                meter = TokenMeter()
-                state, node_ms = self._run_graph(ticket.id, customer_id, message, channel, meter)
-            except Exception:
-                self._store_failed_message(ticket, message, channel)
-                raise
-            latency = (time.perf_counter() - started) * 1000
-            self._store_turn(ticket, state, channel, latency, meter)
+        settings = self.services.settings
+        if not self._turn_slots.acquire(timeout=settings.turn_wait_s):
+            raise BusyError(f"every turn slot stayed busy for {settings.turn_wait_s:g} s")
+        try:
+            ticket = self.open_ticket(ticket_id, customer_id, channel)
+            with self.ticket_lock(ticket.id):
+                try:
+                    meter = TokenMeter()
+                    state, node_ms = self._run_graph(
+                        ticket.id, customer_id, message, channel, meter
+                    )
+                except Exception:
+                    self._store_failed_message(ticket, message, channel)
+                    raise
+                latency = (time.perf_counter() - started) * 1000
+                self._store_turn(ticket, state, channel, latency, meter)
+        finally:
+            self._turn_slots.release()
         return TurnResult(
             ticket.id,
             state["turn"],

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -112,6 +113,26 @@ def test_messages_at_once_on_one_ticket_take_turns_and_leave_no_lock(client: Tes
     assert len(state["transcript"]) == 14
     gc.collect()
     assert len(support._ticket_locks) == 0  # a lock lives only while it is held or awaited
+
+
+def test_a_message_finding_every_turn_slot_busy_is_refused_with_503(
+    services_factory: Callable[..., Services],
+) -> None:
+    services = services_factory(max_concurrent_turns=1, turn_wait_s=0.05)
+    with TestClient(create_app(services=services)) as client:
+        support = client.app.state.support  # type: ignore[attr-defined]
+        with Session(services.engine) as session:
+            tickets_before = len(session.exec(select(SupportTicket)).all())
+        assert support._turn_slots.acquire(timeout=1)  # a turn that takes its time
+        try:
+            refused = client.post("/v1/support/message", json=SPEC_BODY)
+        finally:
+            support._turn_slots.release()
+        assert refused.status_code == 503
+        assert refused.headers["Retry-After"] == "2" and "busy" in refused.json()["detail"]
+        with Session(services.engine) as session:
+            assert len(session.exec(select(SupportTicket)).all()) == tickets_before
+        assert client.post("/v1/support/message", json=SPEC_BODY).status_code == 200
 
 
 def test_conversation_survives_a_restart(
