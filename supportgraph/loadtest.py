@@ -18,7 +18,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -108,11 +108,11 @@ class LoadRun:
         self.messages = list(messages)
         self.rng = random.Random(plan.seed)
         self.conversations: list[Conversation] = []
-        self.waiting: list[Conversation] = []
+        self.waiting: deque[Conversation] = deque()
 
     def _next_conversation(self) -> Conversation:
         if self.waiting:
-            return self.waiting.pop(0)
+            return self.waiting.popleft()
         conversation = Conversation(
             customer_id=self.rng.choice(self.plan.customers),
             first=self.rng.choice(self.messages),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from weakref import WeakValueDictionary
@@ -103,6 +105,17 @@ class SupportService:
                 lock = self._ticket_locks[ticket_id] = threading.Lock()
             return lock
 
+    @contextmanager
+    def _turn_slot(self) -> Iterator[None]:
+        """One of the process's turn slots, waited for at most ``turn_wait_s``."""
+        wait = self.services.settings.turn_wait_s
+        if not self._turn_slots.acquire(timeout=wait):
+            raise BusyError(f"every turn slot stayed busy for {wait:g} s")
+        try:
+            yield
+        finally:
+            self._turn_slots.release()
+
     def open_ticket(self, ticket_id: str | None, customer_id: str, channel: str) -> SupportTicket:
         """The customer's ticket, created when new; someone else's ticket is 'not found'."""
         if self.services.backend.get_customer(customer_id) is None:
@@ -129,14 +142,11 @@ class SupportService:
 
         """
         started = time.perf_counter()
-        settings = self.services.settings
-        if not self._turn_slots.acquire(timeout=settings.turn_wait_s):
-            raise BusyError(f"every turn slot stayed busy for {settings.turn_wait_s:g} s")
-        try:
+        with self._turn_slot():
             ticket = self.open_ticket(ticket_id, customer_id, channel)
             with self.ticket_lock(ticket.id):
+                meter = TokenMeter()
                 try:
-                    meter = TokenMeter()
                     state, node_ms = self._run_graph(
                         ticket.id, customer_id, message, channel, meter
                     )
@@ -145,8 +155,6 @@ class SupportService:
                     raise
                 latency = (time.perf_counter() - started) * 1000
                 self._store_turn(ticket, state, channel, latency, meter)
-        finally:
-            self._turn_slots.release()
         return TurnResult(
             ticket.id,
             state["turn"],

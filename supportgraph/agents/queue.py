@@ -138,9 +138,15 @@ def queued_items(session: Session, now: datetime) -> list[QueueItem]:
     of a handoff's cost with a thousand tickets waiting.
     """
     rows = session.connection().execute(
-        sa_select(*(getattr(SupportTicket, name) for name in QUEUE_COLUMNS)).where(
-            col(SupportTicket.status) == TicketStatus.ESCALATED
-        )
+        sa_select(
+            col(SupportTicket.id),
+            col(SupportTicket.escalated_at),
+            col(SupportTicket.updated_at),
+            col(SupportTicket.primary_intent),
+            col(SupportTicket.queue_sentiment),
+            col(SupportTicket.queue_order_value_cents),
+            col(SupportTicket.queue_rule_id),
+        ).where(col(SupportTicket.status) == TicketStatus.ESCALATED)
     )
     return [
         QueueItem(
@@ -153,18 +159,6 @@ def queued_items(session: Session, now: datetime) -> list[QueueItem]:
         )
         for ticket_id, escalated_at, updated_at, intent, sentiment, cents, rule_id in rows
     ]
-
-
-# The columns ranking reads, in the order queued_items unpacks them.
-QUEUE_COLUMNS = (
-    "id",
-    "escalated_at",
-    "updated_at",
-    "primary_intent",
-    "queue_sentiment",
-    "queue_order_value_cents",
-    "queue_rule_id",
-)
 
 
 def _money(cents: int | None) -> Decimal:
