@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack, asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
@@ -9,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
 from sqlmodel import Session, col, select
+from starlette.concurrency import run_in_threadpool
 
 from graph.builder import build_graph
 from graph.checkpoint import open_checkpointer
@@ -78,8 +80,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     return app
 
 
-def get_support(request: Request) -> SupportService:
-    """The app's support service."""
+async def get_support(request: Request) -> SupportService:
+    """The app's support service (async: read on the event loop, not in a worker thread)."""
     support: SupportService = request.app.state.support
     return support
 
@@ -93,14 +95,20 @@ def _add_routes(app: FastAPI) -> None:
         return {"status": "ok"}
 
     @app.post("/v1/support/message", response_model=MessageResponse)
-    def post_message(body: MessageRequest, support: Support) -> MessageResponse:
+    async def post_message(body: MessageRequest, support: Support) -> MessageResponse:
+        # Async, as the other routes that act: only the work takes a worker thread. A sync route
+        # takes a second one to validate its response, queued behind every waiting message
+        # under overload. The turn slot's wait and the response latency count from here.
+        received = time.perf_counter()
         ticket_id = None if body.ticket_id in (None, "new") else body.ticket_id
         try:
-            result = support.handle_message(
+            result = await run_in_threadpool(
+                support.handle_message,
                 ticket_id=ticket_id,
                 customer_id=body.customer_id,
                 message=body.message,
                 channel=body.channel,
+                received_at=received,
             )
         except NotFoundError as exc:
             raise HTTPException(404, str(exc)) from exc
@@ -111,7 +119,7 @@ def _add_routes(app: FastAPI) -> None:
         return _message_response(result)
 
     @app.post("/v1/support/action", response_model=ActionResponse)
-    def post_action(
+    async def post_action(
         body: ActionRequestBody,
         support: Support,
         idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
@@ -126,7 +134,7 @@ def _add_routes(app: FastAPI) -> None:
             idempotency_key=idempotency_key,
         )
         try:
-            return handle_action(support, request)
+            return await run_in_threadpool(handle_action, support, request)
         except NotFoundError as exc:
             raise HTTPException(404, str(exc)) from exc
         except ActionError as exc:
@@ -135,10 +143,14 @@ def _add_routes(app: FastAPI) -> None:
             raise HTTPException(409, str(exc)) from exc
 
     @app.post("/v1/support/escalate", response_model=EscalateResponse)
-    def post_escalate(body: EscalateRequest, support: Support) -> EscalateResponse:
+    async def post_escalate(body: EscalateRequest, support: Support) -> EscalateResponse:
         try:
-            packet = escalate_ticket(
-                support, ticket_id=body.ticket_id, customer_id=body.customer_id, reason=body.reason
+            packet = await run_in_threadpool(
+                escalate_ticket,
+                support,
+                ticket_id=body.ticket_id,
+                customer_id=body.customer_id,
+                reason=body.reason,
             )
         except NotFoundError as exc:
             raise HTTPException(404, str(exc)) from exc

@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from weakref import WeakValueDictionary
 
 from langchain_core.runnables import RunnableConfig
@@ -87,6 +87,7 @@ class SupportService:
         self.services = services
         self.graph = graph
         self.measure_only = measure_only
+        self._state_keys = [key for key in graph.channels if not key.startswith(("__", "branch:"))]
         # Weak values: a ticket's lock lives while someone holds or waits for it, so a server
         # that has seen a million tickets does not keep a million locks.
         self._ticket_locks: WeakValueDictionary[str, threading.Lock] = WeakValueDictionary()
@@ -106,10 +107,11 @@ class SupportService:
             return lock
 
     @contextmanager
-    def _turn_slot(self) -> Iterator[None]:
-        """One of the process's turn slots, waited for at most ``turn_wait_s``."""
+    def _turn_slot(self, since: float) -> Iterator[None]:
+        """One of the process's turn slots, waited for at most ``turn_wait_s`` after ``since``."""
         wait = self.services.settings.turn_wait_s
-        if not self._turn_slots.acquire(timeout=wait):
+        left = wait - (time.perf_counter() - since)
+        if not self._turn_slots.acquire(timeout=max(0.0, left)):
             raise BusyError(f"every turn slot stayed busy for {wait:g} s")
         try:
             yield
@@ -132,17 +134,26 @@ class SupportService:
             return ticket
 
     def handle_message(
-        self, *, ticket_id: str | None, customer_id: str, message: str, channel: str = "web_chat"
+        self,
+        *,
+        ticket_id: str | None,
+        customer_id: str,
+        message: str,
+        channel: str = "web_chat",
+        received_at: float | None = None,
     ) -> TurnResult:
         """Run one turn and store the message, the decisions and the reply.
+
+        ``received_at`` (``time.perf_counter()``) is when the message arrived, if it waited
+        before this call: the wait for a turn slot and the response latency count from then.
 
         Raises:
             NotFoundError: An unknown customer, or a ticket that is not theirs.
             BusyError: No turn slot came free within ``turn_wait_s``; nothing was stored.
 
         """
-        started = time.perf_counter()
-        with self._turn_slot():
+        started = time.perf_counter() if received_at is None else received_at
+        with self._turn_slot(started):
             ticket = self.open_ticket(ticket_id, customer_id, channel)
             with self.ticket_lock(ticket.id):
                 meter = TokenMeter()
@@ -169,8 +180,11 @@ class SupportService:
         self, ticket_id: str, customer_id: str, message: str, channel: str, meter: TokenMeter
     ) -> tuple[dict[str, Any], dict[str, float]]:
         node_ms: dict[str, float] = {}
+        values: dict[str, Any] = {}
         last = time.perf_counter()
-        for update in self.graph.stream(
+        # The final "values" chunk is the whole state after the turn: reading it from the stream
+        # saves get_state's checkpoint read (its output keys widen the narrow output schema).
+        for mode, chunk in self.graph.stream(
             {
                 "ticket_id": ticket_id,
                 "customer_id": customer_id,
@@ -181,14 +195,17 @@ class SupportService:
             context=AgentContext(
                 services=self.services, confirm_by_interrupt=False, measure_only=self.measure_only
             ),
-            stream_mode="updates",
+            stream_mode=["updates", "values"],
+            output_keys=self._state_keys,
             durability=TURN_DURABILITY,
         ):
+            if mode == "values":
+                values = cast(dict[str, Any], chunk)
+                continue
             now = time.perf_counter()
-            for node in update:
+            for node in chunk:
                 node_ms[node] = round((now - last) * 1000, 3)
             last = now
-        values = self.graph.get_state(self.config(ticket_id)).values
         return dict(values), node_ms
 
     def _store_failed_message(self, ticket: SupportTicket, message: str, channel: str) -> None:
@@ -225,7 +242,6 @@ class SupportService:
                 flags=state.get("flags", []),
             )
             session.add(customer_message)
-            session.flush()
             for index, view in enumerate(state.get("intents", [])):
                 session.add(
                     IntentClassification(

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 from testkit import SPEC_BODY, send
@@ -16,6 +17,7 @@ from server import create_app
 from supportgraph.db.models import CustomerMessage, SupportTicket, TicketStatus
 from supportgraph.knowledge.embedder import Embedder
 from supportgraph.services import Services
+from supportgraph.support import BusyError
 
 
 def test_healthz(client: TestClient) -> None:
@@ -133,6 +135,30 @@ def test_a_message_finding_every_turn_slot_busy_is_refused_with_503(
         with Session(services.engine) as session:
             assert len(session.exec(select(SupportTicket)).all()) == tickets_before
         assert client.post("/v1/support/message", json=SPEC_BODY).status_code == 200
+
+
+def test_the_wait_for_a_turn_slot_counts_from_the_message_s_arrival(
+    services_factory: Callable[..., Services],
+) -> None:
+    services = services_factory(max_concurrent_turns=1, turn_wait_s=30)
+    with TestClient(create_app(services=services)) as client:
+        support = client.app.state.support  # type: ignore[attr-defined]
+        # A message that already spent the whole wait queued for a worker thread.
+        arrived = time.perf_counter() - 31
+        assert support._turn_slots.acquire(timeout=1)
+        try:
+            started = time.perf_counter()
+            with pytest.raises(BusyError):
+                support.handle_message(
+                    ticket_id=None, customer_id="cust_456", message="hi", received_at=arrived
+                )
+            assert time.perf_counter() - started < 5  # refused at once, not after another 30 s
+        finally:
+            support._turn_slots.release()
+        served = support.handle_message(  # a free slot still serves it
+            ticket_id=None, customer_id="cust_456", message="hi", received_at=arrived
+        )
+        assert served.latency_ms >= 31_000  # counted from arrival too
 
 
 def test_conversation_survives_a_restart(

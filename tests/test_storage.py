@@ -9,8 +9,8 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, inspect
-from sqlmodel import Session, func, select
+from sqlalchemy import Engine, event, inspect
+from sqlmodel import Session, col, func, select
 
 from supportgraph.commerce.backend import BackendError
 from supportgraph.commerce.demo import DemoStore
@@ -80,6 +80,32 @@ def test_fixture_order_of_cust_456(store_engine: Engine) -> None:
     assert [o.id for o in store.list_orders("cust_456")] == ["ORD-789", "ORD-790"]
     charges = [p for p in store.list_payments("cust_456") if p.order_id == "ORD-789"]
     assert [(p.kind, p.amount) for p in charges] == [("charge", Decimal("1299.00"))]
+
+
+def test_list_orders_reads_every_order_line_in_one_query(store_engine: Engine) -> None:
+    store = DemoStore(store_engine)
+    with Session(store_engine) as session:
+        customer_id = session.exec(
+            select(DemoOrder.customer_id)
+            .group_by(col(DemoOrder.customer_id))
+            .having(func.count() >= 4)
+            .order_by(col(DemoOrder.customer_id))
+        ).first()
+    assert customer_id is not None
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(args[2])
+
+    event.listen(store_engine, "before_cursor_execute", count)
+    try:
+        orders = store.list_orders(customer_id)
+    finally:
+        event.remove(store_engine, "before_cursor_execute", count)
+    assert len(orders) >= 4
+    assert len([s for s in statements if "demoorderitem" in s.lower()]) == 1
+    assert orders == [store.get_order(order.id) for order in orders]
+    assert all(order.items for order in orders)
 
 
 def test_seed_is_deterministic(empty_engine: Callable[[], Engine]) -> None:

@@ -17,6 +17,7 @@ from supportgraph.commerce.demo_rows import (
     from_cents,
     mask_email,
     order_record,
+    order_records,
     payment_record,
     refund_ceiling_cents,
     status_after_refund,
@@ -72,7 +73,7 @@ class DemoStore:
                 .order_by(col(DemoOrder.created_at).desc())
                 .limit(limit)
             ).all()
-            return [order_record(session, row) for row in rows]
+            return order_records(session, rows)
 
     def list_payments(self, customer_id: str, *, limit: int = 20) -> list[PaymentRecord]:
         """The customer's charges and refunds, newest first."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
 from sqlmodel import Session, col, func, select
@@ -69,21 +70,37 @@ def charge_method(session: Session, order_id: str) -> str:
 
 def order_record(session: Session, row: DemoOrder) -> OrderRecord:
     """An order row with its lines as a record."""
-    items = session.exec(select(DemoOrderItem).where(DemoOrderItem.order_id == row.id)).all()
+    return order_records(session, [row])[0]
+
+
+def order_records(session: Session, rows: Sequence[DemoOrder]) -> list[OrderRecord]:
+    """Order rows with their lines as records, the lines of all of them read in one query."""
+    lines: dict[str, list[OrderItemRecord]] = {row.id: [] for row in rows}
+    if lines:
+        items = session.exec(
+            select(DemoOrderItem)
+            .where(col(DemoOrderItem.order_id).in_(list(lines)))
+            .order_by(col(DemoOrderItem.id))
+        ).all()
+        for item in items:
+            lines[item.order_id].append(
+                OrderItemRecord(
+                    sku=item.sku,
+                    name=item.name,
+                    quantity=item.quantity,
+                    unit_price=from_cents(item.unit_price_cents),
+                    final_sale=item.final_sale,
+                )
+            )
+    return [_order_record(row, tuple(lines[row.id])) for row in rows]
+
+
+def _order_record(row: DemoOrder, items: tuple[OrderItemRecord, ...]) -> OrderRecord:
     return OrderRecord(
         id=row.id,
         customer_id=row.customer_id,
         status=OrderStatus(row.status),
-        items=tuple(
-            OrderItemRecord(
-                sku=item.sku,
-                name=item.name,
-                quantity=item.quantity,
-                unit_price=from_cents(item.unit_price_cents),
-                final_sale=item.final_sale,
-            )
-            for item in items
-        ),
+        items=items,
         total=from_cents(row.total_cents),
         refunded_total=from_cents(row.refunded_cents),
         currency=row.currency,
