@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import ExitStack, asynccontextmanager, contextmanager
@@ -67,6 +68,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         with ExitStack() as stack:
             services.warm_up()
             app.state.support = stack.enter_context(open_support_service(services))
+            app.state.turn_admission = asyncio.Semaphore(
+                ADMITTED_PER_TURN_SLOT * services.settings.max_concurrent_turns
+            )
             yield
 
     app = FastAPI(
@@ -78,6 +82,33 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     _add_routes(app)
     app.include_router(agents_api.router)
     return app
+
+
+# Messages admitted per turn slot: the next turns wait in their threads, so a freed slot is
+# taken at once. With one per slot each freed slot waited for the event loop to admit the next
+# message: at 40 a second 851 and 942 of 1,200 were answered, against 1,040-1,100 otherwise.
+ADMITTED_PER_TURN_SLOT = 2
+
+
+@asynccontextmanager
+async def _turn_admission(app: FastAPI, received: float, settings: Settings) -> AsyncIterator[None]:
+    """Admission to the turn slots, awaited on the event loop from the message's arrival.
+
+    Messages past capacity wait here holding no worker thread, so the other routes (the
+    human agents' among them) keep the thread pool; waiting in threads, forty of them filled
+    it, and a finished turn's response validation queued behind them.
+    """
+    admission: asyncio.Semaphore = app.state.turn_admission
+    wait = settings.turn_wait_s
+    try:
+        async with asyncio.timeout(max(0.0, wait - (time.perf_counter() - received))):
+            await admission.acquire()
+    except TimeoutError as exc:
+        raise BusyError(f"every turn slot stayed busy for {wait:g} s") from exc
+    try:
+        yield
+    finally:
+        admission.release()
 
 
 async def get_support(request: Request) -> SupportService:
@@ -95,21 +126,21 @@ def _add_routes(app: FastAPI) -> None:
         return {"status": "ok"}
 
     @app.post("/v1/support/message", response_model=MessageResponse)
-    async def post_message(body: MessageRequest, support: Support) -> MessageResponse:
-        # Async, as the other routes that act: only the work takes a worker thread. A sync route
-        # takes a second one to validate its response, queued behind every waiting message
-        # under overload. The turn slot's wait and the response latency count from here.
+    async def post_message(
+        body: MessageRequest, request: Request, support: Support
+    ) -> MessageResponse:
         received = time.perf_counter()
         ticket_id = None if body.ticket_id in (None, "new") else body.ticket_id
         try:
-            result = await run_in_threadpool(
-                support.handle_message,
-                ticket_id=ticket_id,
-                customer_id=body.customer_id,
-                message=body.message,
-                channel=body.channel,
-                received_at=received,
-            )
+            async with _turn_admission(request.app, received, support.services.settings):
+                result = await run_in_threadpool(
+                    support.handle_message,
+                    ticket_id=ticket_id,
+                    customer_id=body.customer_id,
+                    message=body.message,
+                    channel=body.channel,
+                    received_at=received,
+                )
         except NotFoundError as exc:
             raise HTTPException(404, str(exc)) from exc
         except BusyError as exc:
@@ -119,7 +150,7 @@ def _add_routes(app: FastAPI) -> None:
         return _message_response(result)
 
     @app.post("/v1/support/action", response_model=ActionResponse)
-    async def post_action(
+    def post_action(
         body: ActionRequestBody,
         support: Support,
         idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
@@ -134,7 +165,7 @@ def _add_routes(app: FastAPI) -> None:
             idempotency_key=idempotency_key,
         )
         try:
-            return await run_in_threadpool(handle_action, support, request)
+            return handle_action(support, request)
         except NotFoundError as exc:
             raise HTTPException(404, str(exc)) from exc
         except ActionError as exc:
@@ -143,14 +174,10 @@ def _add_routes(app: FastAPI) -> None:
             raise HTTPException(409, str(exc)) from exc
 
     @app.post("/v1/support/escalate", response_model=EscalateResponse)
-    async def post_escalate(body: EscalateRequest, support: Support) -> EscalateResponse:
+    def post_escalate(body: EscalateRequest, support: Support) -> EscalateResponse:
         try:
-            packet = await run_in_threadpool(
-                escalate_ticket,
-                support,
-                ticket_id=body.ticket_id,
-                customer_id=body.customer_id,
-                reason=body.reason,
+            packet = escalate_ticket(
+                support, ticket_id=body.ticket_id, customer_id=body.customer_id, reason=body.reason
             )
         except NotFoundError as exc:
             raise HTTPException(404, str(exc)) from exc

@@ -7,13 +7,14 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 from testkit import SPEC_BODY, send
 
-from server import create_app
+from server import ADMITTED_PER_TURN_SLOT, create_app
 from supportgraph.db.models import CustomerMessage, SupportTicket, TicketStatus
 from supportgraph.knowledge.embedder import Embedder
 from supportgraph.services import Services
@@ -135,6 +136,36 @@ def test_a_message_finding_every_turn_slot_busy_is_refused_with_503(
         with Session(services.engine) as session:
             assert len(session.exec(select(SupportTicket)).all()) == tickets_before
         assert client.post("/v1/support/message", json=SPEC_BODY).status_code == 200
+
+
+def test_messages_past_capacity_wait_without_holding_the_other_routes_threads(
+    services_factory: Callable[..., Services],
+) -> None:
+    services = services_factory(max_concurrent_turns=1, turn_wait_s=1.5)
+    with TestClient(create_app(services=services)) as client:
+        support = client.app.state.support  # type: ignore[attr-defined]
+        turn = support.handle_message
+
+        def slow_turn(**message: Any) -> Any:
+            time.sleep(3)  # admitted turns that take their time
+            return turn(**message)
+
+        support.handle_message = slow_turn
+        with ThreadPoolExecutor(max_workers=50) as pool:
+            # More waiting messages than the server has worker threads (40).
+            messages = [pool.submit(client.post, "/v1/support/message", json=SPEC_BODY)]
+            time.sleep(0.3)
+            messages += [
+                pool.submit(client.post, "/v1/support/message", json=SPEC_BODY) for _ in range(44)
+            ]
+            time.sleep(0.3)
+            started = time.perf_counter()
+            assert client.get("/healthz").status_code == 200
+            health_s = time.perf_counter() - started
+            statuses = sorted(future.result().status_code for future in messages)
+        assert health_s < 0.5  # no queue behind the messages waiting for a turn
+        admitted = ADMITTED_PER_TURN_SLOT  # one slot
+        assert statuses == [200] * admitted + [503] * (45 - admitted)
 
 
 def test_the_wait_for_a_turn_slot_counts_from_the_message_s_arrival(
