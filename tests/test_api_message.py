@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import gc
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,7 @@ from server import ADMITTED_PER_TURN_SLOT, create_app
 from supportgraph.db.models import CustomerMessage, SupportTicket, TicketStatus
 from supportgraph.knowledge.embedder import Embedder
 from supportgraph.services import Services
-from supportgraph.support import BusyError
+from supportgraph.support import BusyError, SupportService
 
 
 def test_healthz(client: TestClient) -> None:
@@ -118,13 +119,22 @@ def test_messages_at_once_on_one_ticket_take_turns_and_leave_no_lock(client: Tes
     assert len(support._ticket_locks) == 0  # a lock lives only while it is held or awaited
 
 
+@contextmanager
+def one_slot_server(
+    services_factory: Callable[..., Services], turn_wait_s: float
+) -> Iterator[tuple[TestClient, SupportService]]:
+    """A served app that runs one turn at a time, and its support service."""
+    services = services_factory(max_concurrent_turns=1, turn_wait_s=turn_wait_s)
+    with TestClient(create_app(services=services)) as client:
+        yield client, client.app.state.support  # type: ignore[attr-defined]
+
+
 def test_a_message_finding_every_turn_slot_busy_is_refused_with_503(
     services_factory: Callable[..., Services],
 ) -> None:
-    services = services_factory(max_concurrent_turns=1, turn_wait_s=0.05)
-    with TestClient(create_app(services=services)) as client:
-        support = client.app.state.support  # type: ignore[attr-defined]
-        with Session(services.engine) as session:
+    with one_slot_server(services_factory, turn_wait_s=0.05) as (client, support):
+        engine = support.services.engine
+        with Session(engine) as session:
             tickets_before = len(session.exec(select(SupportTicket)).all())
         assert support._turn_slots.acquire(timeout=1)  # a turn that takes its time
         try:
@@ -133,7 +143,7 @@ def test_a_message_finding_every_turn_slot_busy_is_refused_with_503(
             support._turn_slots.release()
         assert refused.status_code == 503
         assert refused.headers["Retry-After"] == "2" and "busy" in refused.json()["detail"]
-        with Session(services.engine) as session:
+        with Session(engine) as session:
             assert len(session.exec(select(SupportTicket)).all()) == tickets_before
         assert client.post("/v1/support/message", json=SPEC_BODY).status_code == 200
 
@@ -141,9 +151,7 @@ def test_a_message_finding_every_turn_slot_busy_is_refused_with_503(
 def test_messages_past_capacity_wait_without_holding_the_other_routes_threads(
     services_factory: Callable[..., Services],
 ) -> None:
-    services = services_factory(max_concurrent_turns=1, turn_wait_s=1.5)
-    with TestClient(create_app(services=services)) as client:
-        support = client.app.state.support  # type: ignore[attr-defined]
+    with one_slot_server(services_factory, turn_wait_s=1.5) as (client, support):
         turn = support.handle_message
 
         def slow_turn(**message: Any) -> Any:
@@ -171,9 +179,7 @@ def test_messages_past_capacity_wait_without_holding_the_other_routes_threads(
 def test_the_wait_for_a_turn_slot_counts_from_the_message_s_arrival(
     services_factory: Callable[..., Services],
 ) -> None:
-    services = services_factory(max_concurrent_turns=1, turn_wait_s=30)
-    with TestClient(create_app(services=services)) as client:
-        support = client.app.state.support  # type: ignore[attr-defined]
+    with one_slot_server(services_factory, turn_wait_s=30) as (_client, support):
         # A message that already spent the whole wait queued for a worker thread.
         arrived = time.perf_counter() - 31
         assert support._turn_slots.acquire(timeout=1)
