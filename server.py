@@ -91,7 +91,9 @@ ADMITTED_PER_TURN_SLOT = 2
 
 
 @asynccontextmanager
-async def _turn_admission(app: FastAPI, received: float, settings: Settings) -> AsyncIterator[None]:
+async def _turn_admission(
+    app: FastAPI, support: SupportService, received: float
+) -> AsyncIterator[None]:
     """Admission to the turn slots, awaited on the event loop from the message's arrival.
 
     Messages past capacity wait here holding no worker thread, so the other routes (the
@@ -99,12 +101,11 @@ async def _turn_admission(app: FastAPI, received: float, settings: Settings) -> 
     it, and a finished turn's response validation queued behind them.
     """
     admission: asyncio.Semaphore = app.state.turn_admission
-    wait = settings.turn_wait_s
     try:
-        async with asyncio.timeout(max(0.0, wait - (time.perf_counter() - received))):
+        async with asyncio.timeout(support.turn_wait_left(received)):
             await admission.acquire()
     except TimeoutError as exc:
-        raise BusyError(f"every turn slot stayed busy for {wait:g} s") from exc
+        raise support.busy() from exc
     try:
         yield
     finally:
@@ -132,7 +133,7 @@ def _add_routes(app: FastAPI) -> None:
         received = time.perf_counter()
         ticket_id = None if body.ticket_id in (None, "new") else body.ticket_id
         try:
-            async with _turn_admission(request.app, received, support.services.settings):
+            async with _turn_admission(request.app, support, received):
                 result = await run_in_threadpool(
                     support.handle_message,
                     ticket_id=ticket_id,

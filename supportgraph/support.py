@@ -87,7 +87,6 @@ class SupportService:
         self.services = services
         self.graph = graph
         self.measure_only = measure_only
-        self._state_keys = [key for key in graph.channels if not key.startswith(("__", "branch:"))]
         # Weak values: a ticket's lock lives while someone holds or waits for it, so a server
         # that has seen a million tickets does not keep a million locks.
         self._ticket_locks: WeakValueDictionary[str, threading.Lock] = WeakValueDictionary()
@@ -106,13 +105,21 @@ class SupportService:
                 lock = self._ticket_locks[ticket_id] = threading.Lock()
             return lock
 
+    def turn_wait_left(self, since: float) -> float:
+        """Seconds a message that arrived at ``since`` (``perf_counter``) may still wait."""
+        return max(0.0, self.services.settings.turn_wait_s - (time.perf_counter() - since))
+
+    def busy(self) -> BusyError:
+        """The refusal of a message that waited ``turn_wait_s`` for a turn."""
+        return BusyError(
+            f"every turn slot stayed busy for {self.services.settings.turn_wait_s:g} s"
+        )
+
     @contextmanager
     def _turn_slot(self, since: float) -> Iterator[None]:
         """One of the process's turn slots, waited for at most ``turn_wait_s`` after ``since``."""
-        wait = self.services.settings.turn_wait_s
-        left = wait - (time.perf_counter() - since)
-        if not self._turn_slots.acquire(timeout=max(0.0, left)):
-            raise BusyError(f"every turn slot stayed busy for {wait:g} s")
+        if not self._turn_slots.acquire(timeout=self.turn_wait_left(since)):
+            raise self.busy()
         try:
             yield
         finally:
@@ -196,7 +203,7 @@ class SupportService:
                 services=self.services, confirm_by_interrupt=False, measure_only=self.measure_only
             ),
             stream_mode=["updates", "values"],
-            output_keys=self._state_keys,
+            output_keys=self.graph.stream_channels_asis,
             durability=TURN_DURABILITY,
         ):
             if mode == "values":
