@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
 from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
@@ -36,6 +37,7 @@ from supportgraph.api_models import (
 from supportgraph.db import models
 from supportgraph.db.models import utcnow
 from supportgraph.escalations import escalate_ticket
+from supportgraph.http_errors import error_responses, invalid, validation_refusal
 from supportgraph.idempotency import KeyConflict
 from supportgraph.services import Services
 from supportgraph.settings import Settings, get_settings
@@ -79,6 +81,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         description="Tier-1 customer support agent: answers, acts within policy, hands off.",
         lifespan=lifespan,
     )
+    app.add_exception_handler(RequestValidationError, validation_refusal)
     _add_routes(app)
     app.include_router(agents_api.router)
     return app
@@ -126,7 +129,11 @@ def _add_routes(app: FastAPI) -> None:
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @app.post("/v1/support/message", response_model=MessageResponse)
+    @app.post(
+        "/v1/support/message",
+        response_model=MessageResponse,
+        responses=error_responses(400, 404, 503),
+    )
     async def post_message(
         body: MessageRequest, request: Request, support: Support
     ) -> MessageResponse:
@@ -150,7 +157,11 @@ def _add_routes(app: FastAPI) -> None:
             ) from exc
         return _message_response(result)
 
-    @app.post("/v1/support/action", response_model=ActionResponse)
+    @app.post(
+        "/v1/support/action",
+        response_model=ActionResponse,
+        responses=error_responses(400, 404, 409),
+    )
     def post_action(
         body: ActionRequestBody,
         support: Support,
@@ -170,11 +181,15 @@ def _add_routes(app: FastAPI) -> None:
         except NotFoundError as exc:
             raise HTTPException(404, str(exc)) from exc
         except ActionError as exc:
-            raise HTTPException(422, str(exc)) from exc
+            raise invalid(("body", exc.field), str(exc), getattr(body, exc.field)) from exc
         except (ConflictError, KeyConflict) as exc:
             raise HTTPException(409, str(exc)) from exc
 
-    @app.post("/v1/support/escalate", response_model=EscalateResponse)
+    @app.post(
+        "/v1/support/escalate",
+        response_model=EscalateResponse,
+        responses=error_responses(400, 404),
+    )
     def post_escalate(body: EscalateRequest, support: Support) -> EscalateResponse:
         try:
             packet = escalate_ticket(
@@ -194,7 +209,7 @@ def _add_routes(app: FastAPI) -> None:
         end = _aware_utc(end) if end else now + timedelta(seconds=1)
         start = _aware_utc(start) if start else end - timedelta(days=30)
         if start >= end:
-            raise HTTPException(422, "start must be before end")
+            raise invalid(("query", "start"), "start must be before end", start.isoformat())
         settings = support.services.settings
         figures = compute_analytics(
             support.services.engine,
@@ -206,7 +221,7 @@ def _add_routes(app: FastAPI) -> None:
         )
         return AnalyticsResponse.model_validate(figures)
 
-    @app.post("/v1/support/csat", response_model=CsatResponse)
+    @app.post("/v1/support/csat", response_model=CsatResponse, responses=error_responses(400, 404))
     def post_csat(body: CsatRequest, support: Support) -> CsatResponse:
         try:
             previous = record_csat(
@@ -219,7 +234,7 @@ def _add_routes(app: FastAPI) -> None:
             raise HTTPException(404, str(exc)) from exc
         return CsatResponse(ticket_id=body.ticket_id, score=body.score, previous_score=previous)
 
-    @app.get("/v1/support/tickets/{ticket_id}")
+    @app.get("/v1/support/tickets/{ticket_id}", responses=error_responses(404))
     def get_ticket(ticket_id: str, support: Support) -> dict[str, Any]:
         return _ticket_view(support, ticket_id)
 

@@ -20,7 +20,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, text
 from sqlmodel import SQLModel
-from testkit import Prepared
+from testkit import DocumentedClient, Prepared
 
 from server import create_app
 from supportgraph.bootstrap import prepare
@@ -176,7 +176,7 @@ def services(services_factory: Callable[..., Services]) -> Services:
 @pytest.fixture
 def client(services: Services) -> Iterator[TestClient]:
     """The real app, lifespan included, over this test's services."""
-    with TestClient(create_app(services=services)) as test_client:
+    with DocumentedClient(create_app(services=services)) as test_client:
         yield test_client
 
 

@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session, func, select
-from testkit import Prepared, record_counts, send
+from testkit import DocumentedClient, Prepared, record_counts, send
 
 from server import create_app
 from supportgraph.agents.models import SupportAgent
@@ -54,7 +54,7 @@ def private_kb_client(
     services.__dict__["chroma"] = chromadb.PersistentClient(
         path=str(copy), settings=chromadb.Settings(anonymized_telemetry=False)
     )
-    with TestClient(create_app(services=services)) as test_client:
+    with DocumentedClient(create_app(services=services)) as test_client:
         yield test_client
 
 
@@ -325,6 +325,7 @@ def test_bad_requests_are_4xx_and_change_nothing(client: TestClient, services: S
          {**resolve_body, "correct_intent": "teleport"}, 422),
         ("put", "/v1/agents/agent_three", {"name": "X", "skills": ["juggling"]}, 422),
         ("put", "/v1/agents/agent_three", {"name": "X", "capacity": 0}, 422),
+        ("put", "/v1/agents/queue", {"name": "X"}, 422),
         ("get", "/v1/support/tickets/tkt_nothing/messages", {}, 404),
     ]  # fmt: skip
     for method, url, body, status in cases:

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session
+from testkit import DocumentedClient
 
 from supportgraph.db.models import CustomerMessage, SupportTicket, TicketStatus, utcnow
 from supportgraph.services import Services
@@ -230,7 +231,7 @@ def test_without_prices_tokens_cost_nothing(
     plain = services_factory()
     insert(plain, ticket("t1", "cust_a", "order_status", "serving", day(3, 2)))
     insert(plain, message("t1", 50.0, prompt=1000, completion=1000))
-    with TestClient(create_app(services=plain)) as client:
+    with DocumentedClient(create_app(services=plain)) as client:
         figures = analytics(client, **PERIOD)
     assert figures["prompt_tokens"] == 1000 and figures["ai_cost_usd"] == 0.0
     assert figures["cost_savings_usd"] == 6.0  # the default human cost per ticket
@@ -247,7 +248,7 @@ def test_without_prices_tokens_cost_nothing(
 def test_period_must_be_ordered(client: TestClient, params: dict[str, str]) -> None:
     response = client.get("/v1/support/analytics", params=params)
     assert response.status_code == 422
-    assert response.json()["detail"] == "start must be before end"
+    assert response.json()["detail"][0]["msg"] == "start must be before end"
 
 
 def test_period_must_be_dates(client: TestClient) -> None:

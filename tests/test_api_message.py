@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
-from testkit import SPEC_BODY, send
+from testkit import SPEC_BODY, DocumentedClient, send
 
 from server import ADMITTED_PER_TURN_SLOT, create_app
 from supportgraph.db.models import CustomerMessage, SupportTicket, TicketStatus
@@ -125,7 +125,7 @@ def one_slot_server(
 ) -> Iterator[tuple[TestClient, SupportService]]:
     """A served app that runs one turn at a time, and its support service."""
     services = services_factory(max_concurrent_turns=1, turn_wait_s=turn_wait_s)
-    with TestClient(create_app(services=services)) as client:
+    with DocumentedClient(create_app(services=services)) as client:
         yield client, client.app.state.support  # type: ignore[attr-defined]
 
 
@@ -201,7 +201,7 @@ def test_the_wait_for_a_turn_slot_counts_from_the_message_s_arrival(
 def test_conversation_survives_a_restart(
     services: Services, data_dir: Path, embedder: Embedder
 ) -> None:
-    with TestClient(create_app(services=services)) as first_app:
+    with DocumentedClient(create_app(services=services)) as first_app:
         ticket_id = first_app.post("/v1/support/message", json=SPEC_BODY).json()["ticket_id"]
         send(first_app, "Is there a fee for returns?", ticket_id=ticket_id)
     services.engine.dispose()
@@ -209,7 +209,7 @@ def test_conversation_survives_a_restart(
     restarted = Services(services.settings, embedder=embedder)
     assert restarted.settings.data_dir == data_dir
     try:
-        with TestClient(create_app(services=restarted)) as second_app:
+        with DocumentedClient(create_app(services=restarted)) as second_app:
             third = send(second_app, "Where is my laptop order?", ticket_id=ticket_id)
             assert third["turn"] == 3
             support = second_app.app.state.support  # type: ignore[attr-defined]

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
-from testkit import send
+from testkit import DocumentedClient, send
 from typer.testing import CliRunner
 
 from policies.gate_model import DEFAULT_GATE_FILE, GateModel, load_gate_model
@@ -277,7 +277,7 @@ def test_calibrate_refits_and_the_server_uses_the_fitted_values(
 
     fresh = services_factory()
     assert fresh.gate_model == fitted
-    with TestClient(create_app(services=fresh)) as client:
+    with DocumentedClient(create_app(services=fresh)) as client:
         send(client, "where is my order?", customer_id="cust_105")
     with Session(fresh.engine) as session:
         decision = session.exec(select(EscalationDecision)).all()[-1]

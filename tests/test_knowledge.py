@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
-from testkit import send
+from testkit import DocumentedClient, send
 
 from server import create_app
 from supportgraph.commerce.demo_tables import DemoOrder, DemoPayment
@@ -48,7 +48,7 @@ def own_index(services_factory, help_dir: Path, tmp_path: Path) -> Services:
 @pytest.fixture
 def own_client(own_index: Services) -> Iterator[TestClient]:
     """The app over those services; re-ingesting changes what it answers at once."""
-    with TestClient(create_app(services=own_index)) as client:
+    with DocumentedClient(create_app(services=own_index)) as client:
         yield client
 
 

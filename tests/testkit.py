@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from langchain_core.language_models import BaseChatModel
 from langgraph.checkpoint.memory import InMemorySaver
@@ -26,6 +29,49 @@ SPEC_BODY: dict[str, Any] = {
     "message": SPEC_MESSAGE,
     "channel": "web_chat",
 }
+
+
+class DocumentedClient(TestClient):
+    """A test client that holds every answer of the app to its OpenAPI document.
+
+    Each response's status code must be one the route documents, and a refusal's body must
+    have the documented shape: a list of located errors for 422, a ``detail`` text otherwise.
+    Every API test is then also a test of the document that clients are generated from.
+    """
+
+    app: FastAPI
+
+    def request(self, method: str, url: Any, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
+        response = super().request(method, url, **kwargs)
+        route = next(
+            (
+                route
+                for route in self.app.routes
+                if isinstance(route, APIRoute)
+                and method.upper() in route.methods
+                and route.path_regex.match(response.request.url.path)
+            ),
+            None,
+        )
+        if route is not None:
+            _check_documented(self.app.openapi(), route.path_format, method, response)
+        return response
+
+
+def _check_documented(
+    document: dict[str, Any], path: str, method: str, response: httpx.Response
+) -> None:
+    responses = document["paths"][path][method.lower()]["responses"]
+    code = str(response.status_code)
+    assert code in responses, f"{method} {path} answered {code}, documented: {sorted(responses)}"
+    if response.status_code < 400:
+        return
+    schema = responses[code]["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    detail = response.json()["detail"]
+    if schema == "HTTPValidationError":
+        assert isinstance(detail, list) and all({"loc", "msg"} <= set(error) for error in detail)
+    else:
+        assert schema == "ErrorOut" and isinstance(detail, str), (schema, detail)
 
 
 def send(

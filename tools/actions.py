@@ -29,6 +29,10 @@ ACTIONS = ("process_refund", "cancel_order", "send_password_reset", "update_ship
 class ActionError(ValueError):
     """The request names no known action or carries unusable arguments."""
 
+    def __init__(self, message: str, *, field: str = "parameters") -> None:
+        super().__init__(message)
+        self.field = field  # the part of an action request at fault: "action" or "parameters"
+
 
 @dataclass(frozen=True)
 class ActionSpec:
@@ -130,7 +134,7 @@ def normalize_arguments(action: str, arguments: dict[str, Any]) -> dict[str, Any
     """Validate an action's arguments into their canonical form (for hashing and checks)."""
     spec = SPECS.get(action)
     if spec is None:
-        raise ActionError(f"unknown action {action!r}; known: {', '.join(ACTIONS)}")
+        raise ActionError(f"unknown action {action!r}; known: {', '.join(ACTIONS)}", field="action")
     missing = [name for name in spec.required if not arguments.get(name)]
     if missing:
         raise ActionError(f"{action} needs {', '.join(missing)}")

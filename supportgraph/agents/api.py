@@ -35,6 +35,7 @@ from supportgraph.agents.workflow import (
 )
 from supportgraph.api_models import ID_PATTERN
 from supportgraph.db.models import CustomerMessage, SupportTicket, TicketStatus
+from supportgraph.http_errors import error_responses, invalid
 from supportgraph.support import NotFoundError, SupportService
 
 agents = APIRouter(prefix="/v1/agents", tags=["agents"])
@@ -75,7 +76,7 @@ def _agent_out(session: Session, agent: SupportAgent) -> AgentOut:
     )
 
 
-@agents.get("/queue", response_model=list[QueueEntryOut])
+@agents.get("/queue", response_model=list[QueueEntryOut], responses=error_responses(404))
 def get_queue(
     support: Support,
     agent_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
@@ -114,24 +115,26 @@ def _entry_out(entry: waiting.QueueEntry, ticket: SupportTicket) -> QueueEntryOu
     )
 
 
-@agents.put("/{agent_id}", response_model=AgentOut)
+@agents.put("/{agent_id}", response_model=AgentOut, responses=error_responses(400))
 def put_agent(agent_id: AgentId, body: AgentIn, support: Support) -> AgentOut:
     """Register an agent, or update their name, skills, capacity or availability."""
     if agent_id == "queue":
-        raise HTTPException(422, "'queue' is reserved and cannot be an agent id")
+        raise invalid(
+            ("path", "agent_id"), "'queue' is reserved and cannot be an agent id", agent_id
+        )
     agent = register_agent(support.services.engine, agent_id=agent_id, **body.model_dump())
     with Session(support.services.engine) as session:
         return _agent_out(session, agent)
 
 
-@agents.get("/{agent_id}", response_model=AgentOut)
+@agents.get("/{agent_id}", response_model=AgentOut, responses=error_responses(404))
 def read_agent(agent_id: AgentId, support: Support) -> AgentOut:
     """An agent and their current load."""
     with _http_errors(), Session(support.services.engine) as session:
         return _agent_out(session, get_agent(session, agent_id))
 
 
-@agents.post("/{agent_id}/claim", response_model=ClaimOut)
+@agents.post("/{agent_id}/claim", response_model=ClaimOut, responses=error_responses(400, 404, 409))
 def post_claim(agent_id: AgentId, support: Support, body: ClaimIn | None = None) -> ClaimOut:
     """Take the named ticket, or (with no body) the best queued one within the agent's skills."""
     ticket_id = body.ticket_id if body else None
@@ -147,7 +150,11 @@ def post_claim(agent_id: AgentId, support: Support, body: ClaimIn | None = None)
     )
 
 
-@agents.post("/{agent_id}/tickets/{ticket_id}/reply", response_model=MessageOut)
+@agents.post(
+    "/{agent_id}/tickets/{ticket_id}/reply",
+    response_model=MessageOut,
+    responses=error_responses(400, 404, 409),
+)
 def post_reply(
     agent_id: AgentId, ticket_id: TicketId, body: ReplyIn, support: Support
 ) -> MessageOut:
@@ -157,7 +164,11 @@ def post_reply(
     return MessageOut.model_validate(message, from_attributes=True)
 
 
-@agents.post("/{agent_id}/tickets/{ticket_id}/resolve", response_model=ResolveOut)
+@agents.post(
+    "/{agent_id}/tickets/{ticket_id}/resolve",
+    response_model=ResolveOut,
+    responses=error_responses(400, 404, 409),
+)
 def post_resolve(
     agent_id: AgentId, ticket_id: TicketId, body: ResolveIn, support: Support
 ) -> ResolveOut:
@@ -183,7 +194,9 @@ def post_resolve(
     )
 
 
-@customers.get("/tickets/{ticket_id}/messages", response_model=ConversationOut)
+@customers.get(
+    "/tickets/{ticket_id}/messages", response_model=ConversationOut, responses=error_responses(404)
+)
 def get_messages(
     ticket_id: TicketId,
     support: Support,
