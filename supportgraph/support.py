@@ -5,10 +5,9 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from typing import Any, cast
-from weakref import WeakValueDictionary
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
@@ -29,6 +28,7 @@ from supportgraph.db.models import (
     new_id,
     utcnow,
 )
+from supportgraph.db.ticket_locks import TicketLocks
 from supportgraph.intents.taxonomy import SMALL_TALK
 from supportgraph.replies import actions_available
 from supportgraph.services import Services
@@ -87,23 +87,16 @@ class SupportService:
         self.services = services
         self.graph = graph
         self.measure_only = measure_only
-        # Weak values: a ticket's lock lives while someone holds or waits for it, so a server
-        # that has seen a million tickets does not keep a million locks.
-        self._ticket_locks: WeakValueDictionary[str, threading.Lock] = WeakValueDictionary()
-        self._locks_guard = threading.Lock()
+        self._ticket_locks = TicketLocks(services.engine)
         self._turn_slots = threading.BoundedSemaphore(services.settings.max_concurrent_turns)
 
     def config(self, ticket_id: str) -> RunnableConfig:
         """The LangGraph config of a ticket: its thread is the ticket."""
         return {"configurable": {"thread_id": ticket_id}}
 
-    def ticket_lock(self, ticket_id: str) -> threading.Lock:
-        """The lock that serializes changes to one ticket's conversation in this process."""
-        with self._locks_guard:
-            lock = self._ticket_locks.get(ticket_id)
-            if lock is None:
-                lock = self._ticket_locks[ticket_id] = threading.Lock()
-            return lock
+    def ticket_lock(self, ticket_id: str) -> AbstractContextManager[None]:
+        """The lock that serializes changes to one ticket's conversation, across processes too."""
+        return self._ticket_locks.hold(ticket_id)
 
     def turn_wait_left(self, since: float) -> float:
         """Seconds a message that arrived at ``since`` (``perf_counter``) may still wait."""
