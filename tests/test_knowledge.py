@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +16,7 @@ from server import create_app
 from supportgraph.commerce.demo_tables import DemoOrder, DemoPayment
 from supportgraph.db.models import ActionExecution, ActionStatus
 from supportgraph.demo import ARTICLES_DIR
+from supportgraph.knowledge import index as index_module
 from supportgraph.knowledge.answer import extractive_answer
 from supportgraph.knowledge.chunking import chunk_file
 from supportgraph.knowledge.cli import ingest_path
@@ -93,6 +94,39 @@ def test_ingest_is_incremental_and_follows_the_files(own_index: Services, help_d
     assert not any(
         hit.id.startswith("returns#") for hit in knowledge.search(vector, query="send back", k=10)
     )
+
+
+def test_an_index_sees_what_another_server_wrote(
+    own_index: Services,
+    services_factory: Callable[..., Services],
+    help_dir: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    other = services_factory(chroma_path=tmp_path / "chroma", articles_dir=help_dir).knowledge
+    other.warm_up()  # its caches hold the articles and no resolution
+    question = "the courier left my parcel with the neighbours at number 12"
+    vector = own_index.embedder.embed_one(question)
+
+    def resolutions() -> list[str]:
+        return [hit.id for hit in other.search(vector, query=question, kinds=("resolution",))]
+
+    def warranty_text() -> str:
+        hits = other.search(own_index.embedder.embed_one("how long is the warranty"), k=10)
+        return " ".join(hit.text for hit in hits if hit.id.startswith("warranty#"))
+
+    assert "12-month" in warranty_text()
+    monkeypatch.setattr(index_module, "REVISION_CHECK_S", 3600.0)
+    own_index.knowledge.add_resolution(
+        "fb_1#1", "Parcel left with a neighbour", "The agent asked the neighbours at number 12."
+    )
+    path = help_dir / "warranty.md"
+    path.write_text(path.read_text().replace("12-month", "18-month"))
+    assert ingest_path(own_index.knowledge, help_dir).updated >= 1  # the same number of chunks
+    assert resolutions() == [] and "12-month" in warranty_text()  # checked at most this often
+    monkeypatch.setattr(index_module, "REVISION_CHECK_S", 0.0)
+    assert resolutions() == ["fb_1#1"]
+    assert "18-month" in warranty_text() and "12-month" not in warranty_text()
 
 
 def test_an_edited_article_changes_the_answer_and_a_removed_one_is_not_cited(

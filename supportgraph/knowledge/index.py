@@ -6,6 +6,9 @@ relevance score. Ingestion is incremental by content hash.
 
 from __future__ import annotations
 
+import threading
+import time
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +36,10 @@ CANDIDATES = 20
 WHOLE_CHUNK_RANK_WEIGHT = 0.3
 SHORT_QUESTION_WORDS = 8
 UNIT_CANDIDATES = 60
+# Every write stamps a new revision on the collection's metadata. Servers sharing a Chroma
+# server read the stamps at most this often (a metadata read, 0.4 ms locally) and drop the
+# caches of a collection another process wrote to.
+REVISION_CHECK_S = 5.0
 # A stored chunk: its text, its metadata (title, heading, ...) and its unit-length vector.
 StoredChunk = tuple[str, dict[str, Any], np.ndarray]
 
@@ -100,6 +107,7 @@ class KnowledgeIndex:
 
     def __init__(self, client: Any, embedder: Embedder) -> None:
         """Open (or create) the collections with cosine distance."""
+        self._client = client
         self._embedder = embedder
 
         def collection(name: str) -> Any:
@@ -114,6 +122,9 @@ class KnowledgeIndex:
         self._lexical: dict[str, LexicalIndex] = {}
         self._chunks: dict[str, dict[str, StoredChunk]] = {}
         self._counts: dict[str, int] = {}
+        self._revisions: dict[str, str | None] = {}
+        self._revisions_checked_at = float("-inf")
+        self._revision_guard = threading.Lock()
 
     def count(self, kind: str = "article") -> int:
         """Number of chunks of a kind (cached: counting costs milliseconds in Chroma)."""
@@ -124,15 +135,37 @@ class KnowledgeIndex:
 
     def warm_up(self) -> None:
         """Read what searches keep in memory (counts, chunks, lexical indexes) now."""
+        self._check_revisions(force=True)
         for kind in COLLECTIONS:
             if self.count(kind):
                 self._lexical_index(kind)
 
     def _changed(self, kind: str) -> None:
-        """Forget what was cached about a collection after writing to it."""
+        """Forget what was cached about a collection: it was written to."""
         self._lexical.pop(kind, None)
         self._chunks.pop(kind, None)
         self._counts.pop(kind, None)
+
+    def _wrote(self, kind: str) -> None:
+        """Stamp a new revision after writing, so that other processes drop their caches."""
+        revision = uuid.uuid4().hex
+        self._collections[kind].modify(metadata={"revision": revision})
+        self._revisions[kind] = revision
+        self._changed(kind)
+
+    def _check_revisions(self, *, force: bool = False) -> None:
+        """Drop the caches of collections another process wrote to since the last check."""
+        now = time.monotonic()
+        if not force and now - self._revisions_checked_at < REVISION_CHECK_S:
+            return
+        with self._revision_guard:
+            self._revisions_checked_at = now
+            for kind, name in COLLECTIONS.items():
+                metadata = self._client.get_collection(name).metadata or {}
+                revision = metadata.get("revision")
+                if kind not in self._revisions or revision != self._revisions[kind]:
+                    self._changed(kind)
+                self._revisions[kind] = revision
 
     def sync(
         self, chunks: Sequence[Chunk], progress: Callable[[int], None] | None = None
@@ -154,7 +187,7 @@ class KnowledgeIndex:
         """Index how a person resolved a ticket (its text already free of personal data)."""
         chunk = Chunk(resolution_id, resolution_id.split("#")[0], title, "resolution", text)
         self._upsert("resolution", [chunk])
-        self._changed("resolution")
+        self._wrote("resolution")
 
     def search(
         self,
@@ -165,6 +198,7 @@ class KnowledgeIndex:
         kinds: Iterable[str] = ("article",),
     ) -> list[KnowledgeHit]:
         """The k most relevant chunks, best first, from dense and lexical candidates."""
+        self._check_revisions()
         hits: list[KnowledgeHit] = []
         for kind in kinds:
             if self.count(kind):
@@ -276,7 +310,8 @@ class KnowledgeIndex:
             collection.delete(ids=removed)
             self._units[kind].delete(where={"chunk_id": {"$in": removed}})
         self._upsert(kind, changed, progress)
-        self._changed(kind)
+        if removed or changed:
+            self._wrote(kind)
         updated = sum(1 for chunk in changed if chunk.id in stored_hash)
         return SyncReport(
             added=len(changed) - updated,
