@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 from functools import cached_property
 from typing import Any
 
@@ -34,6 +35,11 @@ from tools.reconcile import ReconcileReport, reconcile_pending
 
 log = logging.getLogger(__name__)
 
+# `supportgraph learn` promotes a model from its own process; a server reads the registry at
+# most this often and loads what it names in a thread of its own (turns keep the loaded models
+# meanwhile: a tuned encoder takes seconds to load).
+MODEL_CHECK_S = 30.0
+
 
 def ab_bucket(customer_id: str) -> float:
     """A customer's stable position in [0, 1) for A/B splits."""
@@ -62,6 +68,8 @@ class Services:
         self._embedder = embedder
         self._llm = llm
         self._lock = threading.Lock()
+        self._registry_checked_at = time.monotonic()
+        self._registry_guard = threading.Lock()
 
     @cached_property
     def engine(self) -> Engine:
@@ -164,6 +172,7 @@ class Services:
 
     def classifier_for(self, customer_id: str) -> tuple[IntentClassifier, str]:
         """The cascade a customer gets, and its A/B variant (stable per customer)."""
+        self._follow_registry()
         share = self.settings.ab_candidate_share
         candidate = self.candidate_classifier if share > 0 else None
         if candidate is not None and ab_bucket(customer_id) < share:
@@ -174,6 +183,38 @@ class Services:
         """Forget loaded models so the next use reads the registry again."""
         self.__dict__.pop("classifier", None)
         self.__dict__.pop("candidate_classifier", None)
+
+    def _follow_registry(self) -> None:
+        """Load the models the registry names, when another process changed them."""
+        now = time.monotonic()
+        with self._registry_guard:
+            if now - self._registry_checked_at < MODEL_CHECK_S:
+                return
+            self._registry_checked_at = float("inf")  # until this check is done
+        threading.Thread(target=self._load_registered, name="intent-registry", daemon=True).start()
+
+    def _load_registered(self) -> None:
+        from supportgraph.intents import registry
+
+        try:
+            serving = registry.current(self.engine, registry.SERVING)
+            candidate = registry.current(self.engine, registry.CANDIDATE)
+            loaded = self.__dict__.get("classifier")
+            if serving and loaded and _version(loaded) != serving.version:
+                self.__dict__["classifier"] = self._cascade(registry.load(serving))
+                log.info("now serving intent model %s", serving.version)
+            if "candidate_classifier" in self.__dict__ and _version(
+                self.__dict__["candidate_classifier"]
+            ) != (candidate.version if candidate else None):
+                self.__dict__["candidate_classifier"] = (
+                    self._cascade(registry.load(candidate)) if candidate else None
+                )
+                log.info("intent model on trial: %s", candidate.version if candidate else "none")
+        except Exception:
+            log.exception("could not read the intent model registry")
+        finally:
+            with self._registry_guard:
+                self._registry_checked_at = time.monotonic()
 
     def _cascade(self, model: IntentModel) -> IntentClassifier:
         return IntentClassifier(
@@ -223,3 +264,7 @@ class Services:
         _ = (self.classifier, self.backend, self.speller, self.gate_model)
         self.knowledge.warm_up()
         sentiment("warm up")
+
+
+def _version(classifier: IntentClassifier | None) -> str | None:
+    return classifier.model.version if classifier and classifier.model else None

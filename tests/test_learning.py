@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
+
 import pytest
 
+from supportgraph import services as services_module
 from supportgraph.db.engine import session_scope
 from supportgraph.db.models import ResolutionFeedback, SupportTicket
 from supportgraph.intents import registry
@@ -112,3 +116,44 @@ def test_ab_split_is_stable_per_customer(services: Services) -> None:
         assert on_candidate == pytest.approx(share, abs=0.08)
         for customer, variant in variants.items():
             assert (variant == "candidate") == (ab_bucket(customer) < share)
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def test_a_server_follows_what_learning_in_another_process_promoted(
+    services_factory: Callable[..., Services], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server = services_factory(ab_candidate_share=0.5)
+    before = server.classifier.model.version
+    assert server.candidate_classifier is None
+    learner = services_factory()  # `supportgraph learn`, run beside the server
+    add_corrections(learner)
+    trial = learn(learner, ab_test=True)
+    assert trial.status == registry.CANDIDATE
+    server.classifier_for("cust_456")  # read the registry at most every MODEL_CHECK_S
+    assert server.candidate_classifier is None
+    monkeypatch.setattr(services_module, "MODEL_CHECK_S", 0.0)
+    server.classifier_for("cust_456")
+    assert wait_for(lambda: server.candidate_classifier is not None)
+    assert server.candidate_classifier.model.version == trial.candidate  # type: ignore[union-attr]
+    assert server.classifier.model.version == before
+
+    promoted = learn(learner)  # the same corrections, now replacing the serving model
+    assert promoted.promoted
+
+    def serving_version() -> str:
+        served, variant = server.classifier_for("cust_1")  # also what triggers the check
+        return served.model.version if variant == "serving" and served.model else ""
+
+    assert wait_for(lambda: serving_version() == promoted.candidate)
+    right = [
+        t for t in CORRECTIONS if server.classifier.predict_text(t)[0].intent == "order_status"
+    ]
+    assert len(right) >= len(CORRECTIONS) * 3 // 4
