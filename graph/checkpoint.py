@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.postgres import PostgresSaver
@@ -14,9 +16,28 @@ from psycopg import Connection
 from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
+from supportgraph.db.ticket_locks import LOCK_SPACE, advisory_key
+
+SETUP_LOCK = "checkpoint-schema"
+
 
 def _postgres_conninfo(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def _one_setup_at_a_time(connection: Connection[Any]) -> None:
+    """Take the setup lock; it goes with the connection.
+
+    Servers starting together would each run the saver's migrations and collide on its
+    migrations table. Waiting inside ``pg_advisory_lock`` would deadlock: a migration builds an
+    index concurrently, which waits for every open statement, the waiting one included.
+    """
+    key = (LOCK_SPACE, advisory_key(SETUP_LOCK))
+    while True:
+        row = connection.execute("SELECT pg_try_advisory_lock(%s, %s)", key).fetchone()
+        if row and row[0]:
+            return
+        time.sleep(0.1)
 
 
 @contextmanager
@@ -47,6 +68,7 @@ def open_checkpointer(url: str) -> Iterator[BaseCheckpointSaver[str]]:
             open=True,
         ) as pool:
             with Connection.connect(conninfo, autocommit=True) as setup_connection:
+                _one_setup_at_a_time(setup_connection)
                 PostgresSaver(setup_connection).setup()  # type: ignore[arg-type]
             yield PostgresSaver(pool)  # type: ignore[arg-type]
         return

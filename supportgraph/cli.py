@@ -45,6 +45,10 @@ def seed(
 def serve(
     host: Annotated[str | None, typer.Option(help="bind address")] = None,
     port: Annotated[int | None, typer.Option(help="port")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(min=1, help="server processes (PostgreSQL and a Chroma server only)"),
+    ] = None,
 ) -> None:
     """Serve the HTTP API (seeding the demo data first when the data directory is empty)."""
     import uvicorn
@@ -54,14 +58,25 @@ def serve(
 
     logging.basicConfig(level=logging.INFO)
     settings = get_settings()
+    workers = workers or settings.workers
+    if workers > 1 and (unshared := settings.unshared_stores()):
+        raise typer.BadParameter(
+            "several processes cannot share " + "; ".join(unshared), param_hint="--workers"
+        )
     services = _services()
     prepare(services)
-    uvicorn.run(
-        create_app(settings, services),
-        host=host or settings.host,
-        port=port or settings.port,
-        log_level="info",
-    )
+    host, port = host or settings.host, port or settings.port
+    if workers > 1:  # each process builds its own app from the same settings
+        uvicorn.run(
+            "server:create_app",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_level="info",
+        )
+    else:
+        uvicorn.run(create_app(settings, services), host=host, port=port, log_level="info")
 
 
 @app.command()

@@ -242,11 +242,15 @@ def free_loopback_port() -> int:
 
 
 @contextmanager
-def served(env: dict[str, str] | None = None, start_timeout_s: float = 180.0) -> Iterator[str]:
-    """``supportgraph serve`` in a child process on a free loopback port; yields its URL."""
+def served(
+    env: dict[str, str] | None = None,
+    start_timeout_s: float = 180.0,
+    args: Sequence[str] = (),
+) -> Iterator[str]:
+    """``supportgraph serve [args]`` in a child process on a free loopback port; yields its URL."""
     port = free_loopback_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "supportgraph.cli", "serve", "--port", str(port)],
+        [sys.executable, "-m", "supportgraph.cli", "serve", "--port", str(port), *args],
         env={**os.environ, **(env or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -74,6 +74,12 @@ class Settings(BaseSettings):
     articles_dir: Path | None = Field(
         default=None, description="help-centre markdown; default: the packaged demo articles"
     )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        description="server processes; more than one needs PostgreSQL and a Chroma server, "
+        "which they share",
+    )
 
     @model_validator(mode="after")
     def _llm_needs_model(self) -> Settings:
@@ -88,12 +94,23 @@ class Settings(BaseSettings):
         """The database URL, defaulting to a SQLite file in the data directory."""
         return self.database_url or f"sqlite:///{self.data_dir / 'supportgraph.sqlite'}"
 
+    def unshared_stores(self) -> list[str]:
+        """The stores that only one process can use: several server processes need none."""
+        unshared = []
+        if not _is_postgres(self.resolved_database_url):
+            unshared.append("the database (set SUPPORTGRAPH_DATABASE_URL to PostgreSQL)")
+        if not _is_postgres(self.resolved_checkpoint_url):
+            unshared.append("the checkpoints (SUPPORTGRAPH_CHECKPOINT_URL on PostgreSQL)")
+        if not self.chroma_host:
+            unshared.append("the knowledge index (set SUPPORTGRAPH_CHROMA_HOST to a Chroma server)")
+        return unshared
+
     @property
     def resolved_checkpoint_url(self) -> str:
         """Where LangGraph checkpoints live: PostgreSQL beside the data, or a SQLite file."""
         if self.checkpoint_url:
             return self.checkpoint_url
-        if self.resolved_database_url.startswith(("postgresql", "postgres://")):
+        if _is_postgres(self.resolved_database_url):
             return self.resolved_database_url
         return f"sqlite:///{self.data_dir / 'checkpoints.sqlite'}"
 
@@ -117,3 +134,7 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings, read once."""
     return Settings()
+
+
+def _is_postgres(url: str) -> bool:
+    return url.startswith(("postgresql", "postgres://"))

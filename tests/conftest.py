@@ -218,6 +218,25 @@ def reset_postgres(url: str, *, seed: bool) -> None:
         engine.dispose()
 
 
+CHECKPOINT_TABLES = (
+    "checkpoint_writes",
+    "checkpoint_blobs",
+    "checkpoints",
+    "checkpoint_migrations",
+)
+
+
+def drop_checkpoint_tables(url: str) -> None:
+    """Leave the schema as if no checkpointer had ever set it up."""
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            for table in CHECKPOINT_TABLES:
+                connection.execute(text(f"DROP TABLE IF EXISTS {table}"))
+    finally:
+        engine.dispose()
+
+
 @pytest.fixture
 def seeded_postgres_url(postgres_url: str) -> str:
     """The session schema, wiped and seeded with the demo store for this test."""

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from conftest import drop_checkpoint_tables
 from langgraph.checkpoint.memory import InMemorySaver
 from testkit import SPEC_MESSAGE, Prepared
 
@@ -340,3 +343,17 @@ def test_each_question_of_a_message_is_answered_from_its_own_article(services: S
     assert "default payment method" in output["response"]  # the card question
     assert "8am to 8pm ET" in output["response"]  # the hours, from their own search
     assert "(Source: Contacting Larkspur Support" in output["response"]
+
+
+@pytest.mark.postgres
+def test_servers_starting_together_set_up_the_checkpointer_once(postgres_url: str) -> None:
+    drop_checkpoint_tables(postgres_url)  # all four set it up, at the same time
+    starting = threading.Barrier(4)
+
+    def start() -> bool:
+        starting.wait()
+        with open_checkpointer(postgres_url) as saver:
+            return saver.get_tuple({"configurable": {"thread_id": "none"}}) is None
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        assert all(pool.map(lambda _: start(), range(4)))
