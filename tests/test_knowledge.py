@@ -339,3 +339,30 @@ def test_a_failed_onnx_export_leaves_the_work_to_encode(monkeypatch: pytest.Monk
     assert fallback._onnx_session() is None and fallback._session_failed
     reference = fallback._load().encode(texts, normalize_embeddings=True)
     assert np.allclose(vectors, reference, atol=1e-6)
+
+
+def test_recurring_texts_are_embedded_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    from supportgraph.knowledge import embedder as embedder_module
+
+    monkeypatch.setattr(embedder_module, "CACHED_VECTORS", 3)
+    model = Embedder()
+    sent: list[list[str]] = []
+    run_session = model._run_session
+
+    def counted(session: object, texts: list[str]) -> np.ndarray:
+        sent.append(texts)
+        return run_session(session, texts)
+
+    monkeypatch.setattr(model, "_run_session", counted)
+    first = model.embed(["thanks", "Refunds take 5-10 business days.", "thanks"])
+    again = model.embed(["where is my order?", "Refunds take 5-10 business days."])
+    assert sent == [["thanks", "Refunds take 5-10 business days."], ["where is my order?"]]
+    assert np.allclose(again[1], first[1], atol=1e-6) and np.allclose(first[0], first[2])
+    reference = model._load().encode(["where is my order?"], normalize_embeddings=True)[0]
+    assert np.allclose(again[0], reference, atol=1e-5)
+    again[0][:] = 0  # the caller's copy: what is kept does not change
+    assert np.allclose(model.embed(["where is my order?"])[0], reference, atol=1e-5)
+    assert len(sent) == 2
+    model.embed(["hi", "bye"])  # five texts seen, three kept: "thanks" was used longest ago
+    model.embed(["thanks"])
+    assert sent[-1] == ["thanks"]

@@ -6,6 +6,7 @@ import logging
 import os
 import threading
 import warnings
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -25,6 +26,10 @@ def packaged_model_path() -> str:
 # Up to this many texts go through the ONNX Runtime session (see ``Embedder.embed``).
 SMALL_BATCH = 8
 ENCODER_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
+# Texts embedded a few at a time recur: the sentences of a help-centre section, ranked each
+# time an answer comes from it, and short messages ("yes", "thanks", "where is my order?").
+# Their vectors are kept, the least recently used dropped first: 20,000 take 30 MB.
+CACHED_VECTORS = 20_000
 
 
 class Embedder:
@@ -38,6 +43,8 @@ class Embedder:
         self._session: Any = None  # the ONNX Runtime copy of the encoder, for small batches
         self._session_failed = False
         self._lock = threading.Lock()
+        self._recent: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._recent_lock = threading.Lock()
 
     @property
     def dimension(self) -> int:
@@ -65,17 +72,45 @@ class Embedder:
         """
         if not texts:
             return np.zeros((0, 384), dtype=np.float32)
-        session = self._onnx_session() if len(texts) <= SMALL_BATCH else None
-        if session is not None:
-            return self._run_session(session, list(texts))
+        if len(texts) > SMALL_BATCH:  # indexing: each text is embedded once
+            return self._encode(list(texts), batch_size)
+        found = self._cached(texts)
+        missing = [text for text in dict.fromkeys(texts) if text not in found]
+        if missing:
+            session = self._onnx_session()
+            vectors = (
+                self._run_session(session, missing)
+                if session is not None
+                else self._encode(missing, batch_size)
+            )
+            fresh = dict(zip(missing, vectors, strict=True))
+            self._remember(fresh)
+            found.update(fresh)
+        return np.stack([found[text] for text in texts])
+
+    def _encode(self, texts: list[str], batch_size: int) -> np.ndarray:
         vectors = self._load().encode(
-            list(texts),
+            texts,
             batch_size=batch_size,
             normalize_embeddings=True,
             convert_to_numpy=True,
             show_progress_bar=False,
         )
         return np.asarray(vectors, dtype=np.float32)
+
+    def _cached(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        with self._recent_lock:
+            found = {text: self._recent[text] for text in texts if text in self._recent}
+            for text in found:
+                self._recent.move_to_end(text)
+        return found
+
+    def _remember(self, vectors: dict[str, np.ndarray]) -> None:
+        with self._recent_lock:
+            for text, vector in vectors.items():
+                self._recent[text] = vector.copy()
+            while len(self._recent) > CACHED_VECTORS:
+                self._recent.popitem(last=False)
 
     def _plain_mean_pooling(self) -> bool:
         """Whether the model is a transformer, mean pooling and normalization, nothing more."""
