@@ -201,13 +201,13 @@ class Services:
             candidate = registry.current(self.engine, registry.CANDIDATE)
             loaded = self.__dict__.get("classifier")
             if serving and loaded and _version(loaded) != serving.version:
-                self.__dict__["classifier"] = self._cascade(registry.load(serving))
+                self.__dict__["classifier"] = self._ready_cascade(registry.load(serving))
                 log.info("now serving intent model %s", serving.version)
             if "candidate_classifier" in self.__dict__ and _version(
                 self.__dict__["candidate_classifier"]
             ) != (candidate.version if candidate else None):
                 self.__dict__["candidate_classifier"] = (
-                    self._cascade(registry.load(candidate)) if candidate else None
+                    self._ready_cascade(registry.load(candidate)) if candidate else None
                 )
                 log.info("intent model on trial: %s", candidate.version if candidate else "none")
         except Exception:
@@ -215,6 +215,12 @@ class Services:
         finally:
             with self._registry_guard:
                 self._registry_checked_at = time.monotonic()
+
+    def _ready_cascade(self, model: IntentModel) -> IntentClassifier:
+        """A cascade whose tuned encoder is loaded already, so no turn waits for it."""
+        if model.encoder is not None:
+            model.encoder.embed_one("warm up")
+        return self._cascade(model)
 
     def _cascade(self, model: IntentModel) -> IntentClassifier:
         return IntentClassifier(

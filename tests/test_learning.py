@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
+import numpy as np
 import pytest
 
 from supportgraph import services as services_module
@@ -12,7 +13,8 @@ from supportgraph.db.engine import session_scope
 from supportgraph.db.models import ResolutionFeedback, SupportTicket
 from supportgraph.intents import registry
 from supportgraph.intents.learning import in_holdback, learn
-from supportgraph.intents.model import HOLDOUT_FILE, read_labelled_csv
+from supportgraph.intents.model import HOLDOUT_FILE, IntentModel, read_labelled_csv
+from supportgraph.knowledge.embedder import Embedder
 from supportgraph.services import Services, ab_bucket
 
 # British slang for a parcel that never came: the project's data says "complaint".
@@ -157,3 +159,19 @@ def test_a_server_follows_what_learning_in_another_process_promoted(
         t for t in CORRECTIONS if server.classifier.predict_text(t)[0].intent == "order_status"
     ]
     assert len(right) >= len(CORRECTIONS) * 3 // 4
+
+
+def test_a_tuned_encoder_is_loaded_before_its_model_serves(services: Services) -> None:
+    served = services.classifier.model
+    assert served is not None
+    embedded: list[list[str]] = []
+
+    class TunedEncoder(Embedder):
+        def embed(self, texts: Sequence[str], *, batch_size: int = 64) -> np.ndarray:
+            embedded.append(list(texts))
+            return np.ones((len(texts), 384), dtype=np.float32) / np.sqrt(384)
+
+    tuned = IntentModel(served.classifier, served.meta, served.sub_classifier, served.centroids)
+    tuned.encoder = TunedEncoder()
+    services._ready_cascade(tuned)
+    assert embedded == [["warm up"]]  # loaded in the registry thread, not by the first turn
