@@ -186,9 +186,10 @@ class Services:
 
     def _follow_registry(self) -> None:
         """Load the models the registry names, when another process changed them."""
-        now = time.monotonic()
-        with self._registry_guard:
-            if now - self._registry_checked_at < MODEL_CHECK_S:
+        if time.monotonic() - self._registry_checked_at < MODEL_CHECK_S:
+            return
+        with self._registry_guard:  # one check at a time
+            if time.monotonic() - self._registry_checked_at < MODEL_CHECK_S:
                 return
             self._registry_checked_at = float("inf")  # until this check is done
         threading.Thread(target=self._load_registered, name="intent-registry", daemon=True).start()

@@ -155,10 +155,12 @@ class KnowledgeIndex:
 
     def _check_revisions(self, *, force: bool = False) -> None:
         """Drop the caches of collections another process wrote to since the last check."""
-        now = time.monotonic()
-        if not force and now - self._revisions_checked_at < REVISION_CHECK_S:
+        if not force and time.monotonic() - self._revisions_checked_at < REVISION_CHECK_S:
             return
-        with self._revision_guard:
+        with self._revision_guard:  # threads that were due together check once
+            now = time.monotonic()
+            if not force and now - self._revisions_checked_at < REVISION_CHECK_S:
+                return
             self._revisions_checked_at = now
             for kind, name in COLLECTIONS.items():
                 metadata = self._client.get_collection(name).metadata or {}
