@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -19,18 +20,15 @@ ARTICLE_K = 4
 RECENT_ORDERS = 5
 ORDER_INTENTS = frozenset({"order_status", "refund", "cancel_order", "account_update", "complaint"})
 
+log = logging.getLogger(__name__)
+
 
 def retrieve(state: TicketState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     """Write this turn's sources (orders first, then articles) and the retrieval figures."""
     started = time.perf_counter()
     services = services_of(runtime)
     vector = np.asarray(state["message_vector"], dtype=np.float32)
-    hits = services.knowledge.search(
-        vector,
-        query=state.get("model_text") or state["message"],
-        k=ARTICLE_K,
-        kinds=("article", "resolution"),
-    )
+    hits = _search(services, vector, state.get("model_text") or state["message"])
     sources: list[Source] = _order_sources(state, services)
     sources += [_article_source(hit) for hit in hits]
     questions: dict[str, IntentQuestion] = {}
@@ -49,6 +47,22 @@ def retrieve(state: TicketState, runtime: Runtime[AgentContext]) -> dict[str, An
         "latency_ms": round((time.perf_counter() - started) * 1000, 3),
     }
     return {"sources": sources, "intent_questions": questions, "retrieval": retrieval}
+
+
+def _search(services: Any, vector: np.ndarray, query: str) -> list[KnowledgeHit]:
+    """Help-centre chunks and past resolutions for a query; none while the index is down.
+
+    Orders, refunds and password resets do not need the help centre: a Chroma server that
+    cannot be reached must not take them down with it. A question only articles answer finds
+    nothing, and is answered as one the help centre does not cover.
+    """
+    try:
+        return services.knowledge.search(
+            vector, query=query, k=ARTICLE_K, kinds=("article", "resolution")
+        )
+    except Exception:
+        log.warning("knowledge index unavailable: answering without it", exc_info=True)
+        return []
 
 
 def _article_source(hit: KnowledgeHit) -> Source:
@@ -86,9 +100,7 @@ def _intent_questions(
     questions = list(dict.fromkeys(asked.values()))
     vectors = services.embedder.embed(questions) if questions else []
     found = {
-        question: services.knowledge.search(
-            vector, query=question, k=ARTICLE_K, kinds=("article", "resolution")
-        )
+        question: _search(services, vector, question)
         for question, vector in zip(questions, vectors, strict=True)
     }
     return {intent: (part, found[part]) for intent, part in asked.items()}

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
-from testkit import DocumentedClient, send
+from testkit import SPEC_MESSAGE, DocumentedClient, send
 
 from server import create_app
 from supportgraph.commerce.demo_tables import DemoOrder, DemoPayment
@@ -366,3 +366,19 @@ def test_recurring_texts_are_embedded_once(monkeypatch: pytest.MonkeyPatch) -> N
     model.embed(["hi", "bye"])  # five texts seen, three kept: "thanks" was used longest ago
     model.embed(["thanks"])
     assert sent[-1] == ["thanks"]
+
+
+def test_with_the_index_unreachable_the_agent_still_acts_and_does_not_guess(
+    services: Services, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def unreachable(*args: object, **kwargs: object) -> None:
+        raise ConnectionError("Could not connect to a Chroma server")
+
+    monkeypatch.setattr(services.knowledge, "search", unreachable)
+    with DocumentedClient(create_app(services=services)) as client:
+        refund = send(client, SPEC_MESSAGE)
+        assert "ORD-789" in refund["response"]
+        assert [a["action"] for a in refund["actions_available"]] == ["process_refund"]
+        hours = send(client, "what are your support hours?")
+    assert "8am" not in hours["response"] and "won't guess" in hours["response"]
+    assert "knowledge index unavailable" in caplog.text
