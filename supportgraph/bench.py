@@ -42,7 +42,10 @@ def bench_classifier(services: Services) -> dict[str, Any]:
     classifier.predict_text("warm up")
     rules = [_timed(partial(match_rules, text, taxonomy), repeat=20) for text in texts]
     embed = [_timed(partial(services.embedder.embed_one, text)) for text in texts]
-    tier = [_timed(partial(classifier.predict_text, text)) for text in texts]
+    tier = []
+    for text in texts:
+        services.embedder.forget()  # the message was embedded above: time it as a new one
+        tier.append(_timed(partial(classifier.predict_text, text)))
     return {
         "rules_tier": _summary(rules),
         "embedding": _summary(embed),

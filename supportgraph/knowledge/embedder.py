@@ -98,6 +98,11 @@ class Embedder:
         )
         return np.asarray(vectors, dtype=np.float32)
 
+    def forget(self) -> None:
+        """Drop the kept vectors (a benchmark times messages as if never seen)."""
+        with self._recent_lock:
+            self._recent.clear()
+
     def _cached(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
         with self._recent_lock:
             found = {text: self._recent[text] for text in texts if text in self._recent}
