@@ -218,20 +218,18 @@ def reset_postgres(url: str, *, seed: bool) -> None:
         engine.dispose()
 
 
-CHECKPOINT_TABLES = (
-    "checkpoint_writes",
-    "checkpoint_blobs",
-    "checkpoints",
-    "checkpoint_migrations",
-)
-
-
 def drop_checkpoint_tables(url: str) -> None:
     """Leave the schema as if no checkpointer had ever set it up."""
     engine = make_engine(url)
     try:
         with engine.begin() as connection:
-            for table in CHECKPOINT_TABLES:
+            tables = (
+                "checkpoint_writes",
+                "checkpoint_blobs",
+                "checkpoints",
+                "checkpoint_migrations",
+            )
+            for table in tables:
                 connection.execute(text(f"DROP TABLE IF EXISTS {table}"))
     finally:
         engine.dispose()

@@ -25,9 +25,9 @@ _LOCK = text("SELECT pg_advisory_lock(:space, :key)")
 _UNLOCK = text("SELECT pg_advisory_unlock(:space, :key)")
 
 
-def advisory_key(ticket_id: str) -> int:
-    """A stable signed 32-bit key for a ticket (two sharing one merely wait for each other)."""
-    digest = hashlib.blake2b(ticket_id.encode(), digest_size=4).digest()
+def advisory_key(name: str) -> int:
+    """A stable signed 32-bit key for a ticket id or other name (two sharing one just wait)."""
+    digest = hashlib.blake2b(name.encode(), digest_size=4).digest()
     return int.from_bytes(digest, "big", signed=True)
 
 

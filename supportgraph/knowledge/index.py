@@ -135,7 +135,7 @@ class KnowledgeIndex:
 
     def warm_up(self) -> None:
         """Read what searches keep in memory (counts, chunks, lexical indexes) now."""
-        self._check_revisions(force=True)
+        self._check_revisions()
         for kind in COLLECTIONS:
             if self.count(kind):
                 self._lexical_index(kind)
@@ -153,13 +153,13 @@ class KnowledgeIndex:
         self._revisions[kind] = revision
         self._changed(kind)
 
-    def _check_revisions(self, *, force: bool = False) -> None:
+    def _check_revisions(self) -> None:
         """Drop the caches of collections another process wrote to since the last check."""
-        if not force and time.monotonic() - self._revisions_checked_at < REVISION_CHECK_S:
+        if time.monotonic() - self._revisions_checked_at < REVISION_CHECK_S:
             return
         with self._revision_guard:  # threads that were due together check once
             now = time.monotonic()
-            if not force and now - self._revisions_checked_at < REVISION_CHECK_S:
+            if now - self._revisions_checked_at < REVISION_CHECK_S:
                 return
             self._revisions_checked_at = now
             for kind, name in COLLECTIONS.items():
