@@ -9,18 +9,19 @@ from contextlib import ExitStack, asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, HTTPException, Query, Request
+from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from sqlmodel import Session, col, select
 from starlette.concurrency import run_in_threadpool
 
 from graph.builder import build_graph
 from graph.checkpoint import open_checkpointer
+from policies.access import check_reads_reports, check_speaks_for
 from supportgraph.action_requests import ActionRequest, ConflictError, handle_action
 from supportgraph.agents import api as agents_api
 from supportgraph.agents.queue import fill_queue_inputs
 from supportgraph.analytics import Prices, TicketNotFound, compute_analytics, record_csat
 from supportgraph.api_models import (
+    ID_PATTERN,
     ActionOut,
     ActionRequestBody,
     ActionResponse,
@@ -34,7 +35,12 @@ from supportgraph.api_models import (
     MessageResponse,
     SourceOut,
 )
-from supportgraph.db import models
+from supportgraph.auth.audit import Actor, record_access
+from supportgraph.auth.guard import allowed, authorize_ticket
+from supportgraph.auth.http import Authenticator, Caller
+from supportgraph.auth.http import install as install_boundary
+from supportgraph.auth.principals import Principal
+from supportgraph.auth.rate_limits import RateLimits
 from supportgraph.db.models import utcnow
 from supportgraph.escalations import escalate_ticket
 from supportgraph.http_errors import error_responses, invalid, validation_refusal
@@ -42,6 +48,7 @@ from supportgraph.idempotency import KeyConflict
 from supportgraph.services import Services
 from supportgraph.settings import Settings, get_settings
 from supportgraph.support import BusyError, NotFoundError, SupportService
+from supportgraph.tickets import ticket_view
 from tools.actions import ActionError
 
 # Seconds a client refused for load should wait before sending the message again.
@@ -75,12 +82,22 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             )
             yield
 
+    settings = services.settings
+    docs = settings.openapi_docs
     app = FastAPI(
         title="supportgraph",
         version="0.1.0",
         description="Tier-1 customer support agent: answers, acts within policy, hands off.",
         lifespan=lifespan,
+        openapi_url="/openapi.json" if docs else None,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
     )
+    app.state.rate_limits = RateLimits(settings)
+    authenticator = Authenticator(
+        lambda: services.engine, settings.token_secrets, app.state.rate_limits
+    )
+    install_boundary(app, authenticator, settings.max_body_bytes)
     app.add_exception_handler(RequestValidationError, validation_refusal)
     _add_routes(app)
     app.include_router(agents_api.router)
@@ -122,6 +139,7 @@ async def get_support(request: Request) -> SupportService:
 
 
 Support = Annotated[SupportService, Depends(get_support)]
+TicketId = Annotated[str, Path(pattern=ID_PATTERN)]
 
 
 def _add_routes(app: FastAPI) -> None:
@@ -132,22 +150,26 @@ def _add_routes(app: FastAPI) -> None:
     @app.post(
         "/v1/support/message",
         response_model=MessageResponse,
-        responses=error_responses(400, 404, 503),
+        responses=error_responses(400, 404, 429, 503),
     )
     async def post_message(
-        body: MessageRequest, request: Request, support: Support
+        body: MessageRequest, request: Request, support: Support, caller: Caller
     ) -> MessageResponse:
         received = time.perf_counter()
         ticket_id = None if body.ticket_id in (None, "new") else body.ticket_id
+        limits: RateLimits = request.app.state.rate_limits
+        actor = allowed(check_speaks_for(caller, body.customer_id), caller)
+        limits.message(caller, actor.customer)
         try:
             async with _turn_admission(request.app, support, received):
                 result = await run_in_threadpool(
                     support.handle_message,
                     ticket_id=ticket_id,
-                    customer_id=body.customer_id,
+                    customer_id=actor.customer,
                     message=body.message,
                     channel=body.channel,
                     received_at=received,
+                    actor=actor,
                 )
         except NotFoundError as exc:
             raise HTTPException(404, str(exc)) from exc
@@ -160,51 +182,64 @@ def _add_routes(app: FastAPI) -> None:
     @app.post(
         "/v1/support/action",
         response_model=ActionResponse,
-        responses=error_responses(400, 404, 409),
+        responses=error_responses(400, 404, 409, 429),
     )
     def post_action(
         body: ActionRequestBody,
+        request: Request,
         support: Support,
+        caller: Caller,
         idempotency_key: Annotated[str | None, Header(max_length=128)] = None,
     ) -> ActionResponse:
-        request = ActionRequest(
-            ticket_id=body.ticket_id,
-            customer_id=body.customer_id,
-            action=body.action,
-            arguments=body.parameters,
-            confirmed_by_customer=body.confirmed_by_customer,
-            action_id=body.action_id,
-            idempotency_key=idempotency_key,
-        )
+        limits: RateLimits = request.app.state.rate_limits
         try:
-            return handle_action(support, request)
+            actor = _changing_ticket(support, caller, body)
+            limits.action(caller, actor.customer)
+            response = handle_action(
+                support,
+                ActionRequest(
+                    ticket_id=body.ticket_id,
+                    customer_id=actor.customer,
+                    action=body.action,
+                    arguments=body.parameters,
+                    confirmed_by_customer=body.confirmed_by_customer,
+                    action_id=body.action_id,
+                    idempotency_key=idempotency_key,
+                ),
+            )
         except NotFoundError as exc:
             raise HTTPException(404, str(exc)) from exc
         except ActionError as exc:
             raise invalid(("body", exc.field), str(exc), getattr(body, exc.field)) from exc
         except (ConflictError, KeyConflict) as exc:
             raise HTTPException(409, str(exc)) from exc
+        record_access(support.services.engine, actor, body.ticket_id, f"action:{body.action}")
+        return response
 
     @app.post(
         "/v1/support/escalate",
         response_model=EscalateResponse,
         responses=error_responses(400, 404),
     )
-    def post_escalate(body: EscalateRequest, support: Support) -> EscalateResponse:
+    def post_escalate(body: EscalateRequest, support: Support, caller: Caller) -> EscalateResponse:
         try:
+            actor = _changing_ticket(support, caller, body)
             packet = escalate_ticket(
-                support, ticket_id=body.ticket_id, customer_id=body.customer_id, reason=body.reason
+                support, ticket_id=body.ticket_id, customer_id=actor.customer, reason=body.reason
             )
         except NotFoundError as exc:
             raise HTTPException(404, str(exc)) from exc
+        record_access(support.services.engine, actor, body.ticket_id, "escalate")
         return EscalateResponse(ticket_id=body.ticket_id, escalated=True, handoff=packet)
 
-    @app.get("/v1/support/analytics", response_model=AnalyticsResponse)
+    @app.get("/v1/support/analytics", response_model=AnalyticsResponse, responses=error_responses())
     def get_analytics(
         support: Support,
+        caller: Caller,
         start: Annotated[datetime | None, Query(description="inclusive, UTC")] = None,
         end: Annotated[datetime | None, Query(description="exclusive, UTC")] = None,
     ) -> AnalyticsResponse:
+        allowed(check_reads_reports(caller), caller)
         now = utcnow()
         end = _aware_utc(end) if end else now + timedelta(seconds=1)
         start = _aware_utc(start) if start else end - timedelta(days=30)
@@ -222,21 +257,41 @@ def _add_routes(app: FastAPI) -> None:
         return AnalyticsResponse.model_validate(figures)
 
     @app.post("/v1/support/csat", response_model=CsatResponse, responses=error_responses(400, 404))
-    def post_csat(body: CsatRequest, support: Support) -> CsatResponse:
+    def post_csat(body: CsatRequest, support: Support, caller: Caller) -> CsatResponse:
         try:
+            actor = _changing_ticket(support, caller, body)
             previous = record_csat(
                 support.services.engine,
                 ticket_id=body.ticket_id,
-                customer_id=body.customer_id,
+                customer_id=actor.customer,
                 score=body.score,
             )
-        except TicketNotFound as exc:
+        except (TicketNotFound, NotFoundError) as exc:
             raise HTTPException(404, str(exc)) from exc
+        record_access(support.services.engine, actor, body.ticket_id, "csat")
         return CsatResponse(ticket_id=body.ticket_id, score=body.score, previous_score=previous)
 
     @app.get("/v1/support/tickets/{ticket_id}", responses=error_responses(404))
-    def get_ticket(ticket_id: str, support: Support) -> dict[str, Any]:
-        return _ticket_view(support, ticket_id)
+    def get_ticket(ticket_id: TicketId, support: Support, caller: Caller) -> dict[str, Any]:
+        engine = support.services.engine
+        try:
+            actor = authorize_ticket(support.services, caller, ticket_id)
+            view = ticket_view(engine, ticket_id, with_access_log=caller.is_staff)
+        except NotFoundError as exc:
+            raise HTTPException(404, str(exc)) from exc
+        record_access(engine, actor, ticket_id, "read")
+        return view
+
+
+def _changing_ticket(
+    support: SupportService,
+    caller: Principal,
+    body: ActionRequestBody | EscalateRequest | CsatRequest,
+) -> Actor:
+    """The customer-side caller, bound to the customer of the ticket the body names."""
+    return authorize_ticket(
+        support.services, caller, body.ticket_id, claimed_customer=body.customer_id, change=True
+    )
 
 
 def _aware_utc(moment: datetime) -> datetime:
@@ -280,26 +335,3 @@ def _cited_sources(state: dict[str, Any]) -> list[dict[str, Any]]:
         for source in state.get("sources", [])
         if source["kind"] != "order" or source["id"] in cited
     ]
-
-
-def _ticket_view(support: SupportService, ticket_id: str) -> dict[str, Any]:
-    with Session(support.services.engine) as session:
-        ticket = session.get(models.SupportTicket, ticket_id)
-        if ticket is None:
-            raise HTTPException(404, f"ticket {ticket_id} not found")
-
-        def rows(table: Any) -> list[dict[str, Any]]:
-            found = session.exec(
-                select(table).where(table.ticket_id == ticket_id).order_by(col(table.created_at))
-            ).all()
-            return [row.model_dump(mode="json") for row in found]
-
-        return {
-            **ticket.model_dump(mode="json"),
-            "messages": rows(models.CustomerMessage),
-            "classifications": rows(models.IntentClassification),
-            "retrievals": rows(models.RetrievalContext),
-            "escalation_decisions": rows(models.EscalationDecision),
-            "actions": rows(models.ActionExecution),
-            "feedback": rows(models.ResolutionFeedback),
-        }

@@ -11,10 +11,18 @@ ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 Channel = Literal["web_chat", "mobile", "email", "sms", "voice", "api"]
 
 
+CUSTOMER_ID_DOC = (
+    "the customer the request speaks for: required with a key of scope customer:act-as, "
+    "optional with a customer's token (which must name the same customer)"
+)
+
+
 class MessageRequest(BaseModel):
     """A customer message; a new or absent ticket_id opens a ticket."""
 
-    customer_id: str = Field(pattern=ID_PATTERN, examples=["cust_456"])
+    customer_id: str | None = Field(
+        default=None, pattern=ID_PATTERN, examples=["cust_456"], description=CUSTOMER_ID_DOC
+    )
     ticket_id: str | None = Field(default=None, pattern=ID_PATTERN, examples=["new"])
     message: str = Field(min_length=1, max_length=4000)
     channel: Channel = "web_chat"
@@ -76,7 +84,12 @@ class ActionRequestBody(BaseModel):
     """A request to execute an action the customer confirmed."""
 
     ticket_id: str = Field(pattern=ID_PATTERN)
-    customer_id: str = Field(pattern=ID_PATTERN)
+    customer_id: str | None = Field(
+        default=None,
+        pattern=ID_PATTERN,
+        description="optional: the action is bound to the ticket's customer; if given, it "
+        "must be that customer",
+    )
     action: Literal[
         "process_refund", "cancel_order", "send_password_reset", "update_shipping_address"
     ]
@@ -105,7 +118,9 @@ class EscalateRequest(BaseModel):
     """Hand a ticket to a person."""
 
     ticket_id: str = Field(pattern=ID_PATTERN)
-    customer_id: str = Field(pattern=ID_PATTERN)
+    customer_id: str | None = Field(
+        default=None, pattern=ID_PATTERN, description="optional; if given, the ticket's customer"
+    )
     reason: str = Field(default="customer asked for a person", min_length=1, max_length=500)
 
 
@@ -121,7 +136,9 @@ class CsatRequest(BaseModel):
     """A customer's satisfaction score for their ticket; a second score replaces the first."""
 
     ticket_id: str = Field(pattern=ID_PATTERN)
-    customer_id: str = Field(pattern=ID_PATTERN)
+    customer_id: str | None = Field(
+        default=None, pattern=ID_PATTERN, description="optional; if given, the ticket's customer"
+    )
     score: int = Field(ge=1, le=5, description="1 (very unhappy) to 5 (very happy)")
 
 

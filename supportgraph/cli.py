@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from supportgraph.auth.cli import app as keys_app
 from supportgraph.escalation_cli import app as escalation_app
 from supportgraph.intents.cli import app as classifier_app
 from supportgraph.knowledge.cli import app as kb_app
@@ -18,6 +19,7 @@ app = typer.Typer(help="supportgraph: a tier-1 customer support agent.", no_args
 app.add_typer(classifier_app, name="classifier")
 app.add_typer(kb_app, name="kb")
 app.add_typer(escalation_app, name="escalation")
+app.add_typer(keys_app, name="keys")
 
 
 def _services():  # type: ignore[no-untyped-def]
@@ -55,8 +57,9 @@ def serve(
 
     from server import create_app
     from supportgraph.bootstrap import prepare
+    from supportgraph.observability import configure_logging, uvicorn_log_config
 
-    logging.basicConfig(level=logging.INFO)
+    configure_logging(logging.INFO)
     settings = get_settings()
     workers = workers or settings.workers
     if workers > 1 and (unshared := settings.unshared_stores()):
@@ -66,6 +69,7 @@ def serve(
     services = _services()
     prepare(services)
     host, port = host or settings.host, port or settings.port
+    _check_credentials(services, host, port)
     if workers > 1:  # each process builds its own app from the same settings
         uvicorn.run(
             "server:create_app",
@@ -74,9 +78,34 @@ def serve(
             host=host,
             port=port,
             log_level="info",
+            log_config=uvicorn_log_config(logging.INFO),
         )
     else:
-        uvicorn.run(create_app(settings, services), host=host, port=port, log_level="info")
+        uvicorn.run(
+            create_app(settings, services),
+            host=host,
+            port=port,
+            log_level="info",
+            log_config=uvicorn_log_config(logging.INFO),
+        )
+
+
+def _check_credentials(services, host: str, port: int) -> None:  # type: ignore[no-untyped-def]
+    """Refuse a network address without credentials; on loopback, make the development key."""
+    from supportgraph.auth.development import ensure_development_key, network_refusal
+
+    if refusal := network_refusal(services.engine, services.settings, host):
+        typer.echo(refusal, err=True)
+        raise typer.Exit(code=2)
+    path = ensure_development_key(services.engine, services.settings)
+    if path is not None:
+        typer.echo(
+            f"Local development key (every scope) in {path}. Try:\n"
+            f'  curl -s {host}:{port}/v1/support/message -H "Authorization: Bearer '
+            f"$(cat {path})\" -H 'content-type: application/json' "
+            '-d \'{"customer_id": "cust_456", "message": "Where is my order?"}\'',
+            err=True,
+        )
 
 
 @app.command()
@@ -158,12 +187,20 @@ def loadtest(
     url: Annotated[
         str | None, typer.Option(help="a running server; default: serve the data directory")
     ] = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(
+            envvar="SUPPORTGRAPH_API_KEY",
+            help="a key with scope customer:act-as; default: the data directory's development key",
+        ),
+    ] = None,
 ) -> None:
     """Send customer messages to the HTTP API at stated rates; print latency and loss as JSON."""
     from contextlib import nullcontext
 
+    from supportgraph.auth.development import development_key_path
     from supportgraph.bootstrap import prepare
-    from supportgraph.loadtest import LoadPlan, run_load, served
+    from supportgraph.loadtest import LoadPlan, Served, run_load, served
 
     try:
         stage_rates = tuple(float(rate) for rate in rates.split(","))
@@ -173,8 +210,14 @@ def loadtest(
         raise typer.BadParameter("rates must be positive")
     if url is None:
         prepare(_services())
-    with nullcontext(url) if url else served() as base_url:
-        report = run_load(base_url, LoadPlan(rates=stage_rates, stage_seconds=seconds))
+    elif api_key is None and (path := development_key_path(get_settings())).exists():
+        api_key = path.read_text().strip()
+    with nullcontext(Served(url, api_key)) if url else served() as server:
+        report = run_load(
+            server.url,
+            LoadPlan(rates=stage_rates, stage_seconds=seconds),
+            api_key=api_key or server.api_key,
+        )
     typer.echo(json.dumps(report, indent=2))
 
 

@@ -13,8 +13,13 @@ from pydantic import BaseModel
 
 _MEANINGS = {
     400: "The body could not be read: it is not JSON in UTF-8.",
+    401: "No credentials, or ones that cannot be trusted: an unknown or revoked API key, a "
+    "forged, altered or expired token. Send `Authorization: Bearer <API key or token>`.",
+    403: "The credentials are valid but do not allow this request (scope, or another agent).",
     404: "The ticket, customer, agent or order the request names does not exist.",
     409: "The request contradicts the current state of the ticket or the action.",
+    413: "The request body is larger than the server accepts.",
+    429: "A rate limit was reached: send the request again after `Retry-After` seconds.",
     503: "Every turn slot stayed busy: send the message again after `Retry-After` seconds.",
 }
 
@@ -25,9 +30,18 @@ class ErrorOut(BaseModel):
     detail: str
 
 
-def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI entries for the refusals a route answers besides FastAPI's own 422."""
-    return {code: {"model": ErrorOut, "description": _MEANINGS[code]} for code in codes}
+def error_responses(*codes: int, signed_in: bool = True) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for the refusals a route answers besides FastAPI's own 422.
+
+    A route behind the trust boundary (``signed_in``) also answers 401 and 403, and one that
+    reads a body (400 among ``codes``) answers 413 for a body over the size limit.
+    """
+    every = set(codes)
+    if signed_in:
+        every |= {401, 403}
+    if 400 in every:
+        every.add(413)
+    return {code: {"model": ErrorOut, "description": _MEANINGS[code]} for code in sorted(every)}
 
 
 def invalid(location: tuple[str, ...], message: str, value: Any) -> RequestValidationError:

@@ -101,9 +101,12 @@ class StageResult:
 class LoadRun:
     """Drives one base URL through the plan's stages."""
 
-    def __init__(self, base_url: str, plan: LoadPlan, messages: Sequence[str]) -> None:
-        """Send to ``base_url``, drawing first and second requests from ``messages``."""
+    def __init__(
+        self, base_url: str, plan: LoadPlan, messages: Sequence[str], api_key: str | None
+    ) -> None:
+        """Send to ``base_url`` with ``api_key`` (customer:act-as), drawing from ``messages``."""
         self.base_url = base_url.rstrip("/")
+        self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.plan = plan
         self.messages = list(messages)
         self.rng = random.Random(plan.seed)
@@ -192,7 +195,7 @@ class LoadRun:
         """Every stage in turn, then the stored-records check; the report as a dict."""
         limits = httpx.Limits(max_connections=self.plan.max_in_flight)
         async with httpx.AsyncClient(
-            base_url=self.base_url, timeout=self.plan.timeout_s, limits=limits
+            base_url=self.base_url, timeout=self.plan.timeout_s, limits=limits, headers=self.headers
         ) as client:
             stages = [await self._stage(client, rate) for rate in self.plan.rates]
             lost = await self._lost_messages(client)
@@ -228,10 +231,18 @@ def default_messages() -> list[str]:
 
 
 def run_load(
-    base_url: str, plan: LoadPlan, messages: Sequence[str] | None = None
+    base_url: str,
+    plan: LoadPlan,
+    messages: Sequence[str] | None = None,
+    *,
+    api_key: str | None = None,
 ) -> dict[str, Any]:
-    """Run the plan against a server at ``base_url``; the report as a dict."""
-    return asyncio.run(LoadRun(base_url, plan, messages or default_messages()).run())
+    """Run the plan against a server at ``base_url``; the report as a dict.
+
+    ``api_key`` needs scope ``customer:act-as`` (to speak for the simulated customers) and
+    lets the run read the tickets back to check what was stored.
+    """
+    return asyncio.run(LoadRun(base_url, plan, messages or default_messages(), api_key).run())
 
 
 def free_loopback_port() -> int:
@@ -241,17 +252,31 @@ def free_loopback_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class Served:
+    """A server this process started: its URL and the development key it wrote, if any."""
+
+    url: str
+    api_key: str | None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """Request headers that sign in with the development key."""
+        return {"Authorization": f"Bearer {self.api_key}"} if self.api_key else {}
+
+
 @contextmanager
 def served(
     env: dict[str, str] | None = None,
     start_timeout_s: float = 180.0,
     args: Sequence[str] = (),
-) -> Iterator[str]:
-    """``supportgraph serve [args]`` in a child process on a free loopback port; yields its URL."""
+) -> Iterator[Served]:
+    """``supportgraph serve [args]`` in a child process on a free loopback port."""
     port = free_loopback_port()
+    child_env = {**os.environ, **(env or {})}
     server = subprocess.Popen(
         [sys.executable, "-m", "supportgraph.cli", "serve", "--port", str(port), *args],
-        env={**os.environ, **(env or {})},
+        env=child_env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -264,7 +289,7 @@ def served(
             if time.monotonic() > deadline:
                 raise RuntimeError("the server did not start in time")
             time.sleep(0.5)
-        yield base
+        yield Served(base, _development_key(child_env))
     finally:
         server.terminate()
         try:
@@ -272,6 +297,17 @@ def served(
         except subprocess.TimeoutExpired:  # still finishing requests nobody waits for
             server.kill()
             server.wait()
+
+
+def _development_key(env: dict[str, str]) -> str | None:
+    """The development key a server over this environment's data directory wrote."""
+    from supportgraph.auth.development import development_key_path
+    from supportgraph.settings import Settings
+
+    data_dir = env.get("SUPPORTGRAPH_DATA_DIR")
+    settings = Settings(data_dir=data_dir) if data_dir else Settings()
+    path = development_key_path(settings)
+    return path.read_text().strip() if path.exists() else None
 
 
 def _healthy(base: str) -> bool:

@@ -5,8 +5,11 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# HS256 keys shorter than the hash (32 bytes) are guessable offline from one token (RFC 7518).
+MIN_SECRET_BYTES = 32
 
 
 class Settings(BaseSettings):
@@ -80,6 +83,36 @@ class Settings(BaseSettings):
         description="server processes; more than one needs PostgreSQL and a Chroma server, "
         "which they share",
     )
+    token_secret: SecretStr | None = Field(
+        default=None,
+        description="HS256 secret that verifies the signed tokens a company's backend issues "
+        "to its customers' browsers and apps (and to staff); unset: tokens are refused",
+    )
+    token_secret_previous: SecretStr | None = Field(
+        default=None,
+        description="the secret being rotated out: tokens it signed are still accepted",
+    )
+    openapi_docs: bool = Field(default=True, description="serve /docs and /openapi.json")
+    max_body_bytes: int = Field(
+        default=65_536, ge=1024, description="larger request bodies are refused with 413"
+    )
+    rate_limit_storage: str = Field(
+        default="memory://",
+        description="where rate-limit counters live: memory:// (one process) or a redis:// URL "
+        "that several processes share",
+    )
+    rate_limit_customer_messages: str | None = Field(
+        default="60/minute", description="messages one customer may send; unset: no limit"
+    )
+    rate_limit_key_messages: str | None = Field(
+        default="12000/minute", description="messages one key or token may send; unset: no limit"
+    )
+    rate_limit_customer_actions: str | None = Field(
+        default="20/minute", description="action requests for one customer; unset: no limit"
+    )
+    rate_limit_key_actions: str | None = Field(
+        default="3000/minute", description="action requests through one key; unset: no limit"
+    )
 
     @model_validator(mode="after")
     def _llm_needs_model(self) -> Settings:
@@ -88,6 +121,40 @@ class Settings(BaseSettings):
                 "SUPPORTGRAPH_LLM_MODEL is required when an LLM endpoint or key is set"
             )
         return self
+
+    @field_validator("token_secret", "token_secret_previous")
+    @classmethod
+    def _long_enough(cls, secret: SecretStr | None) -> SecretStr | None:
+        if secret is not None and len(secret.get_secret_value().encode()) < MIN_SECRET_BYTES:
+            raise ValueError(f"a token secret needs at least {MIN_SECRET_BYTES} bytes")
+        return secret
+
+    @field_validator(
+        "rate_limit_customer_messages",
+        "rate_limit_key_messages",
+        "rate_limit_customer_actions",
+        "rate_limit_key_actions",
+    )
+    @classmethod
+    def _rate_limit(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError as exc:
+            raise ValueError(f"not a rate limit such as '60/minute': {value!r}") from exc
+        return value
+
+    @property
+    def token_secrets(self) -> list[str]:
+        """The secrets that verify tokens, the current one first."""
+        return [
+            secret.get_secret_value()
+            for secret in (self.token_secret, self.token_secret_previous)
+            if secret is not None
+        ]
 
     @property
     def resolved_database_url(self) -> str:

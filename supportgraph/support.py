@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from graph.context import AgentContext
 from graph.state import ActionView
 from supportgraph.agents.queue import record_queue_inputs
+from supportgraph.auth.audit import Actor
 from supportgraph.db.engine import session_scope
 from supportgraph.db.models import (
     CustomerMessage,
@@ -30,6 +31,7 @@ from supportgraph.db.models import (
 )
 from supportgraph.db.ticket_locks import TicketLocks
 from supportgraph.intents.taxonomy import SMALL_TALK
+from supportgraph.observability import tracing_callbacks
 from supportgraph.replies import actions_available
 from supportgraph.services import Services
 from supportgraph.text import mask_card_numbers
@@ -141,11 +143,13 @@ class SupportService:
         message: str,
         channel: str = "web_chat",
         received_at: float | None = None,
+        actor: Actor | None = None,
     ) -> TurnResult:
         """Run one turn and store the message, the decisions and the reply.
 
         ``received_at`` (``time.perf_counter()``) is when the message arrived, if it waited
         before this call: the wait for a turn slot and the response latency count from then.
+        ``actor`` is the authenticated caller, recorded with the turn (none in-process).
 
         Raises:
             NotFoundError: An unknown customer, or a ticket that is not theirs.
@@ -162,10 +166,10 @@ class SupportService:
                         ticket.id, customer_id, message, channel, meter
                     )
                 except Exception:
-                    self._store_failed_message(ticket, message, channel)
+                    self._store_failed_message(ticket, message, channel, actor)
                     raise
                 latency = (time.perf_counter() - started) * 1000
-                self._store_turn(ticket, state, channel, latency, meter)
+                self._store_turn(ticket, state, channel, latency, meter, actor)
         return TurnResult(
             ticket.id,
             state["turn"],
@@ -191,7 +195,7 @@ class SupportService:
                 "message": message,
                 "channel": channel,
             },
-            {**self.config(ticket_id), "callbacks": [meter]},
+            {**self.config(ticket_id), "callbacks": [meter, *tracing_callbacks()]},
             context=AgentContext(
                 services=self.services, confirm_by_interrupt=False, measure_only=self.measure_only
             ),
@@ -208,9 +212,13 @@ class SupportService:
             last = now
         return dict(values), node_ms
 
-    def _store_failed_message(self, ticket: SupportTicket, message: str, channel: str) -> None:
+    def _store_failed_message(
+        self, ticket: SupportTicket, message: str, channel: str, actor: Actor | None
+    ) -> None:
         masked, _ = mask_card_numbers(message)
         with session_scope(self.services.engine) as session:
+            if actor is not None:
+                session.add(actor.record(ticket.id, "message"))
             turn = (session.get(SupportTicket, ticket.id) or ticket).turn_count + 1
             session.add(
                 CustomerMessage(
@@ -230,9 +238,12 @@ class SupportService:
         channel: str,
         latency_ms: float,
         meter: TokenMeter,
+        actor: Actor | None,
     ) -> None:
         turn = state["turn"]
         with session_scope(self.services.engine) as session:
+            if actor is not None:
+                session.add(actor.record(ticket.id, "message"))
             customer_message = CustomerMessage(
                 ticket_id=ticket.id,
                 turn=turn,

@@ -10,11 +10,11 @@ import pytest
 from conftest import copy_sqlite
 from testkit import SPEC_BODY, Prepared
 
-from supportgraph.loadtest import LoadPlan, run_load, served
+from supportgraph.loadtest import LoadPlan, Served, run_load, served
 
 
 @pytest.fixture
-def server(tmp_path: Path, prepared: Prepared) -> Iterator[str]:
+def server(tmp_path: Path, prepared: Prepared) -> Iterator[Served]:
     """The base URL of a child ``supportgraph serve`` over a copy of the prepared data."""
     data_dir = tmp_path / "data"
     copy_sqlite(prepared.database, data_dir / "supportgraph.sqlite")
@@ -28,16 +28,20 @@ def server(tmp_path: Path, prepared: Prepared) -> Iterator[str]:
         yield base
 
 
-def test_serve_answers_the_spec_example(server: str) -> None:
-    reply = httpx.post(f"{server}/v1/support/message", json=SPEC_BODY, timeout=30).json()
+def test_serve_answers_the_spec_example(server: Served) -> None:
+    url = f"{server.url}/v1/support/message"
+    assert server.api_key is not None  # the development key, made on first start
+    reply = httpx.post(url, json=SPEC_BODY, headers=server.headers, timeout=30).json()
     assert {"order_status", "refund"} <= {i["intent"] for i in reply["intents"]}
     assert "ORD-789" in reply["response"]
-    assert httpx.get(f"{server}/docs", timeout=5).status_code == 200
+    assert httpx.get(f"{server.url}/docs", timeout=5).status_code == 200
+    assert httpx.post(url, json=SPEC_BODY, timeout=30).status_code == 401
 
 
-def test_messages_arriving_together_are_all_answered_and_stored(server: str) -> None:
+def test_messages_arriving_together_are_all_answered_and_stored(server: Served) -> None:
     # 24 messages in 2 s, conversations of up to three turns, some confirming actions.
-    report = run_load(server, LoadPlan(rates=(12.0,), stage_seconds=2.0, timeout_s=60.0))
+    plan = LoadPlan(rates=(12.0,), stage_seconds=2.0, timeout_s=60.0)
+    report = run_load(server.url, plan, api_key=server.api_key)
     (stage,) = report["stages"]
     assert stage["sent"] == 24
     assert stage["statuses"] == {"200": 24}

@@ -121,7 +121,8 @@ def test_two_workers_share_the_conversation_of_a_ticket(
             "SUPPORTGRAPH_CHROMA_PORT": str(chroma_port),
             "HF_HUB_OFFLINE": "1",
         }
-        with served(env, args=["--workers", "2"]) as base:
+        with served(env, args=["--workers", "2"]) as server:
+            base, auth = server.url, server.headers
             parent = server_pid(int(base.rsplit(":", 1)[1]))
             deadline = time.monotonic() + 120
             while worker_processes(parent) < 2:  # the second may still be loading
@@ -130,19 +131,23 @@ def test_two_workers_share_the_conversation_of_a_ticket(
             time.sleep(1)  # both past start-up: a worker that failed it would have stopped all
             assert worker_processes(parent) == 2 and os.path.exists(f"/proc/{parent}")
 
-            first = httpx.post(f"{base}/v1/support/message", json=SPEC_BODY, timeout=60).json()
+            first = httpx.post(
+                f"{base}/v1/support/message", json=SPEC_BODY, headers=auth, timeout=60
+            ).json()
             ticket = first["ticket_id"]
             texts = ["thanks", "and ORD-790?", "is it shipped", "where is it", "ok", "when"]
 
             def send(text: str) -> int:
                 body = {"customer_id": "cust_456", "ticket_id": ticket, "message": text}
-                reply = httpx.post(f"{base}/v1/support/message", json=body, timeout=60)
+                reply = httpx.post(
+                    f"{base}/v1/support/message", json=body, headers=auth, timeout=60
+                )
                 assert reply.status_code == 200, reply.text
                 return int(reply.json()["turn"])
 
             with ThreadPoolExecutor(max_workers=len(texts)) as pool:
                 turns = sorted(pool.map(send, texts))
             assert turns == [2, 3, 4, 5, 6, 7]  # whichever process took each, one at a time
-            view = httpx.get(f"{base}/v1/support/tickets/{ticket}", timeout=30).json()
+            view = httpx.get(f"{base}/v1/support/tickets/{ticket}", headers=auth, timeout=30).json()
             ai_turns = [m["turn"] for m in view["messages"] if m["role"] == "ai"]
             assert ai_turns == [1, 2, 3, 4, 5, 6, 7]

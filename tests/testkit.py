@@ -16,6 +16,8 @@ from sqlalchemy import Engine
 from sqlmodel import Session, func, select
 
 from graph.builder import build_graph
+from supportgraph.auth import keys
+from supportgraph.auth.principals import KEY_SCOPES
 from supportgraph.bootstrap import PrepareReport
 from supportgraph.commerce.demo_tables import DemoPayment
 from supportgraph.db import models
@@ -40,6 +42,21 @@ class DocumentedClient(TestClient):
     """
 
     app: FastAPI
+
+    def __init__(self, app: FastAPI, *, sign_in: bool = True, **kwargs: Any) -> None:
+        super().__init__(app, **kwargs)
+        self.sign_in = sign_in
+
+    def __enter__(self) -> DocumentedClient:
+        """Start the app; unless told not to, sign in with a key holding every scope."""
+        super().__enter__()
+        support = getattr(self.app.state, "support", None)
+        if self.sign_in and support is not None:
+            created = keys.create_key(
+                support.services.engine, principal_id="test-operator", scopes=KEY_SCOPES
+            )
+            self.headers["Authorization"] = f"Bearer {created.secret}"
+        return self
 
     def request(self, method: str, url: Any, **kwargs: Any) -> httpx.Response:  # type: ignore[override]
         response = super().request(method, url, **kwargs)

@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from sqlmodel import Session, col, select
 
+from policies.access import check_acts_as_agent, check_manages_agents
 from policies.queue import can_take
 from supportgraph.agents import queue as waiting
 from supportgraph.agents.models import SupportAgent
@@ -34,6 +35,10 @@ from supportgraph.agents.workflow import (
     register_agent,
 )
 from supportgraph.api_models import ID_PATTERN
+from supportgraph.auth.audit import Actor, record_access
+from supportgraph.auth.guard import allowed, authorize_ticket
+from supportgraph.auth.http import Caller
+from supportgraph.auth.principals import Principal
 from supportgraph.db.models import CustomerMessage, SupportTicket, TicketStatus
 from supportgraph.http_errors import error_responses, invalid
 from supportgraph.support import NotFoundError, SupportService
@@ -65,6 +70,11 @@ def _http_errors() -> Iterator[None]:
         raise HTTPException(409, str(exc)) from exc
 
 
+def _as_agent(caller: Principal, agent_id: str | None) -> Actor:
+    """The caller acting as ``agent_id``: themselves, or anyone for an admin."""
+    return allowed(check_acts_as_agent(caller, agent_id), caller)
+
+
 def _agent_out(session: Session, agent: SupportAgent) -> AgentOut:
     return AgentOut(
         id=agent.id,
@@ -79,9 +89,11 @@ def _agent_out(session: Session, agent: SupportAgent) -> AgentOut:
 @agents.get("/queue", response_model=list[QueueEntryOut], responses=error_responses(404))
 def get_queue(
     support: Support,
+    caller: Caller,
     agent_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
 ) -> list[QueueEntryOut]:
     """The escalated tickets best first; with agent_id, only those the agent can take."""
+    _as_agent(caller, agent_id)
     with _http_errors(), Session(support.services.engine) as session:
         skills = get_agent(session, agent_id).skills if agent_id else None
         entries = waiting.snapshot(support.services)
@@ -116,8 +128,9 @@ def _entry_out(entry: waiting.QueueEntry, ticket: SupportTicket) -> QueueEntryOu
 
 
 @agents.put("/{agent_id}", response_model=AgentOut, responses=error_responses(400))
-def put_agent(agent_id: AgentId, body: AgentIn, support: Support) -> AgentOut:
-    """Register an agent, or update their name, skills, capacity or availability."""
+def put_agent(agent_id: AgentId, body: AgentIn, support: Support, caller: Caller) -> AgentOut:
+    """Register an agent, or update their name, skills, capacity or availability (admin)."""
+    allowed(check_manages_agents(caller), caller)
     if agent_id == "queue":
         raise invalid(
             ("path", "agent_id"), "'queue' is reserved and cannot be an agent id", agent_id
@@ -128,19 +141,24 @@ def put_agent(agent_id: AgentId, body: AgentIn, support: Support) -> AgentOut:
 
 
 @agents.get("/{agent_id}", response_model=AgentOut, responses=error_responses(404))
-def read_agent(agent_id: AgentId, support: Support) -> AgentOut:
+def read_agent(agent_id: AgentId, support: Support, caller: Caller) -> AgentOut:
     """An agent and their current load."""
+    _as_agent(caller, agent_id)
     with _http_errors(), Session(support.services.engine) as session:
         return _agent_out(session, get_agent(session, agent_id))
 
 
 @agents.post("/{agent_id}/claim", response_model=ClaimOut, responses=error_responses(400, 404, 409))
-def post_claim(agent_id: AgentId, support: Support, body: ClaimIn | None = None) -> ClaimOut:
+def post_claim(
+    agent_id: AgentId, support: Support, caller: Caller, body: ClaimIn | None = None
+) -> ClaimOut:
     """Take the named ticket, or (with no body) the best queued one within the agent's skills."""
+    actor = _as_agent(caller, agent_id)
     ticket_id = body.ticket_id if body else None
     with _http_errors():
         ticket = claim(support.services, agent_id=agent_id, ticket_id=ticket_id)
     assert ticket.assigned_agent_id is not None and ticket.assigned_at is not None
+    record_access(support.services.engine, actor, ticket.id, "claim")
     return ClaimOut(
         ticket_id=ticket.id,
         status=ticket.status.value,
@@ -156,11 +174,13 @@ def post_claim(agent_id: AgentId, support: Support, body: ClaimIn | None = None)
     responses=error_responses(400, 404, 409),
 )
 def post_reply(
-    agent_id: AgentId, ticket_id: TicketId, body: ReplyIn, support: Support
+    agent_id: AgentId, ticket_id: TicketId, body: ReplyIn, support: Support, caller: Caller
 ) -> MessageOut:
     """Answer the customer in their conversation."""
+    actor = _as_agent(caller, agent_id)
     with _http_errors():
         message = reply(support, agent_id=agent_id, ticket_id=ticket_id, text=body.message)
+    record_access(support.services.engine, actor, ticket_id, "reply")
     return MessageOut.model_validate(message, from_attributes=True)
 
 
@@ -170,9 +190,10 @@ def post_reply(
     responses=error_responses(400, 404, 409),
 )
 def post_resolve(
-    agent_id: AgentId, ticket_id: TicketId, body: ResolveIn, support: Support
+    agent_id: AgentId, ticket_id: TicketId, body: ResolveIn, support: Support, caller: Caller
 ) -> ResolveOut:
     """Close the ticket with the correct intent, the final answer and what had to be corrected."""
+    actor = _as_agent(caller, agent_id)
     with _http_errors():
         feedback = resolve(
             support,
@@ -182,6 +203,7 @@ def post_resolve(
             answer=body.answer,
             correction_type=body.correction_type,
         )
+    record_access(support.services.engine, actor, ticket_id, "resolve")
     with Session(support.services.engine) as session:
         ticket = session.get(SupportTicket, ticket_id)
     assert ticket is not None and ticket.resolved_at is not None
@@ -200,9 +222,12 @@ def post_resolve(
 def get_messages(
     ticket_id: TicketId,
     support: Support,
+    caller: Caller,
     after_turn: Annotated[int, Query(ge=0, description="only messages of later turns")] = 0,
 ) -> ConversationOut:
     """The conversation as the customer sees it, with the queue position while waiting."""
+    with _http_errors():
+        actor = authorize_ticket(support.services, caller, ticket_id)
     with Session(support.services.engine) as session:
         ticket = session.get(SupportTicket, ticket_id)
         if ticket is None:
@@ -216,6 +241,7 @@ def get_messages(
     if ticket.status == TicketStatus.ESCALATED:
         entry = next(e for e in waiting.snapshot(support.services) if e.item.ticket_id == ticket_id)
         queue = WaitOut(**waiting.wait_view(entry))
+    record_access(support.services.engine, actor, ticket_id, "read:messages")
     return ConversationOut(
         ticket_id=ticket_id,
         status=ticket.status.value,

@@ -50,6 +50,16 @@ def _phones(text: str) -> str:
     return PHONE.sub(replace, text)
 
 
+def _phones_around_order_ids(text: str) -> str:
+    # "ORD 1234567" would otherwise read as a phone number.
+    pieces: list[str] = []
+    last = 0
+    for match in ORDER_ID.finditer(text):
+        pieces += [_phones(text[last : match.start()]), match.group(0)]
+        last = match.end()
+    return "".join([*pieces, _phones(text[last:])])
+
+
 def _names(text: str, names: Iterable[str]) -> str:
     # Whole names in any case; a single part only capitalized or in capitals, so that a
     # customer called Will or May does not cost every "will" and "may" in the answer.
@@ -64,7 +74,7 @@ def _names(text: str, names: Iterable[str]) -> str:
     return re.sub(r"\[name\](?:\s+\[name\])+", "[name]", text)
 
 
-def redact(text: str, *, names: Iterable[str] = ()) -> str:
+def redact(text: str, *, names: Iterable[str] = (), keep_order_ids: bool = False) -> str:
     """The text without emails, card numbers, street addresses, phone numbers or these names.
 
     Order ids go too: they point at one customer and mean nothing in another's answer.
@@ -73,6 +83,8 @@ def redact(text: str, *, names: Iterable[str] = ()) -> str:
         text: What to clean.
         names: The customer's names: a full name in any case, each part of it when
             capitalized or in capitals.
+        keep_order_ids: Leave order ids as they are (traces and logs need them, and they
+            name an order, not a person).
 
     Returns:
         The text with placeholders such as ``[email]`` where personal data was.
@@ -82,6 +94,8 @@ def redact(text: str, *, names: Iterable[str] = ()) -> str:
     text = _cards(text)
     text = STREET_ADDRESS.sub("[address]", text)
     text = STREET_LINE.sub("[address]", text)
-    text = ORDER_ID.sub("[order]", text)
-    text = _phones(text)
+    if keep_order_ids:
+        text = _phones_around_order_ids(text)
+    else:
+        text = _phones(ORDER_ID.sub("[order]", text))
     return _names(text, names)

@@ -46,6 +46,7 @@ def make_engine(url: str) -> Engine:
 def create_schema(engine: Engine) -> None:
     """Create every table that does not exist yet (support records and the demo store)."""
     from supportgraph.agents import models as agent_models  # noqa: F401
+    from supportgraph.auth import models as auth_models  # noqa: F401
     from supportgraph.commerce import demo_tables  # noqa: F401  (registers the tables)
     from supportgraph.db import models  # noqa: F401
 

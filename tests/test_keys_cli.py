@@ -1,0 +1,65 @@
+"""`supportgraph keys` and the start-up checks of `supportgraph serve`."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from testkit import Prepared
+from typer.testing import CliRunner
+
+from supportgraph.auth import keys
+from supportgraph.cli import app
+from supportgraph.db.engine import make_engine
+from supportgraph.settings import get_settings
+
+
+@pytest.fixture
+def env(data_dir: Path, monkeypatch: pytest.MonkeyPatch, prepared: Prepared) -> Iterator[Path]:
+    monkeypatch.setenv("SUPPORTGRAPH_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("SUPPORTGRAPH_CHROMA_PATH", str(prepared.chroma_path))
+    monkeypatch.setenv("SUPPORTGRAPH_INTENT_MODEL_DIR", str(prepared.intent_model_dir))
+    get_settings.cache_clear()
+    yield data_dir
+    get_settings.cache_clear()
+
+
+def test_create_shows_the_key_once_list_never_and_revoke_stops_it(env: Path) -> None:
+    runner = CliRunner()
+    created = runner.invoke(app, ["keys", "create", "alice", "--scope", "agent"])
+    assert created.exit_code == 0, created.output
+    secret = created.stdout.strip().splitlines()[-1]
+    assert secret.startswith("sgk_")
+    engine = make_engine(get_settings().resolved_database_url)
+    [row] = keys.list_keys(engine)
+    assert keys.principal_for_key(secret, row).id == "alice"
+
+    listed = runner.invoke(app, ["keys", "list"])
+    assert listed.exit_code == 0 and secret not in listed.output
+    assert json.loads(listed.stdout)["scopes"] == ["agent"]
+
+    assert runner.invoke(app, ["keys", "revoke", row.id]).exit_code == 0
+    with pytest.raises(keys.KeyRefused, match="revoked"):
+        keys.principal_for_key(secret, keys.load_key(engine, row.id))
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("scopes", "said"),
+    [(["customer"], "signed tokens"), (["root"], "unknown scope"), ([], "Missing option")],
+)
+def test_create_refuses_scopes_a_key_cannot_hold(env: Path, scopes: list[str], said: str) -> None:
+    arguments = ["keys", "create", "someone", *[f"--scope={scope}" for scope in scopes]]
+    result = CliRunner().invoke(app, arguments)
+    assert result.exit_code == 2 and said in result.output
+
+
+def test_serve_refuses_a_network_address_without_credentials(env: Path) -> None:
+    result = CliRunner().invoke(app, ["serve", "--host", "0.0.0.0"])
+    assert result.exit_code == 2
+    assert "no credentials configured" in result.output
+    engine = make_engine(get_settings().resolved_database_url)
+    assert keys.list_keys(engine) == []  # no development key is made for a network address
+    engine.dispose()
