@@ -56,9 +56,9 @@ class Authenticator:
         except (keys.KeyRefused, TokenRefused) as exc:
             client = request.client.host if request.client else "-"
             self._limits.auth_failed(client, str(exc), key_id)
-            raise HTTPException(
-                401, str(exc), headers={"WWW-Authenticate": 'Bearer error="invalid_token"'}
-            ) from None
+            # RFC 6750: no error code when the request carried no credentials at all.
+            challenge = 'Bearer error="invalid_token"' if presented else "Bearer"
+            raise HTTPException(401, str(exc), headers={"WWW-Authenticate": challenge}) from None
 
     async def _key(self, presented: str, key_id: str | None) -> Principal:
         if key_id is None:
