@@ -34,6 +34,7 @@ from supportgraph.api_models import (
     MessageRequest,
     MessageResponse,
     SourceOut,
+    spec_intent,
 )
 from supportgraph.auth.audit import Actor, record_access
 from supportgraph.auth.guard import allowed, authorize_ticket
@@ -303,23 +304,27 @@ def _message_response(result: Any) -> MessageResponse:
     state = result.state
     intents = state.get("intents") or []
     gate = state.get("gate") or {}
+    offers = [
+        ActionOut(
+            action_id=a["action_id"],
+            action=a["action"],
+            arguments=a["arguments"],
+            arguments_hash=a["arguments_hash"],
+            reason=a["reason"],
+        )
+        for a in result.actions_available
+    ]
     return MessageResponse(
         ticket_id=result.ticket_id,
+        message_id=result.message_id,
+        customer_message_id=result.customer_message_id,
         turn=result.turn,
         response=state.get("response", ""),
-        intent=intents[0]["intent"] if intents else "unknown",
+        intent=spec_intent([view["intent"] for view in intents]),
         confidence=intents[0]["confidence"] if intents else 0.0,
         intents=[IntentOut.model_validate(view) for view in intents],
-        actions_available=[
-            ActionOut(
-                action_id=a["action_id"],
-                action=a["action"],
-                arguments=a["arguments"],
-                arguments_hash=a["arguments_hash"],
-                reason=a["reason"],
-            )
-            for a in result.actions_available
-        ],
+        actions_available=list(dict.fromkeys(offer.action for offer in offers)),
+        actions=offers,
         escalated=bool(state.get("escalated")),
         escalation_reason=gate.get("reason") if state.get("escalated") else None,
         sources=[SourceOut.model_validate(source) for source in _cited_sources(state)],

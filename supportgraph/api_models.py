@@ -35,6 +35,14 @@ class MessageRequest(BaseModel):
         return value
 
 
+def spec_intent(names: list[str]) -> str:
+    """The spec's single ``intent`` field: one name, or ``multi_intent:a+b`` for several."""
+    distinct = list(dict.fromkeys(names))
+    if not distinct:
+        return "unknown"
+    return distinct[0] if len(distinct) == 1 else "multi_intent:" + "+".join(distinct)
+
+
 class IntentOut(BaseModel):
     """One intent of the message."""
 
@@ -68,12 +76,23 @@ class MessageResponse(BaseModel):
     """The agent's answer to one message."""
 
     ticket_id: str
+    message_id: str = Field(description="the stored id of the agent's reply (for CSAT, feedback)")
+    customer_message_id: str = Field(description="the stored id of the customer's message")
     turn: int
     response: str
-    intent: str
-    confidence: float
+    intent: str = Field(
+        description="the message's intent; several read as multi_intent:<first>+<second>...",
+        examples=["multi_intent:order_status+refund"],
+    )
+    confidence: float = Field(description="the primary intent's confidence")
     intents: list[IntentOut]
-    actions_available: list[ActionOut]
+    actions_available: list[str] = Field(
+        description="names of the actions the customer can confirm now",
+        examples=[["process_refund"]],
+    )
+    actions: list[ActionOut] = Field(
+        description="the same actions with the arguments and hash each proposal is bound to"
+    )
     escalated: bool
     escalation_reason: str | None
     sources: list[SourceOut]

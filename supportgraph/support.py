@@ -63,6 +63,8 @@ class TurnResult:
     state: dict[str, Any]
     latency_ms: float
     node_latency_ms: dict[str, float] = field(default_factory=dict)
+    message_id: str = ""  # the stored AI reply
+    customer_message_id: str = ""
     prompt_tokens: int = 0
     completion_tokens: int = 0
 
@@ -169,13 +171,17 @@ class SupportService:
                     self._store_failed_message(ticket, message, channel, actor)
                     raise
                 latency = (time.perf_counter() - started) * 1000
-                self._store_turn(ticket, state, channel, latency, meter, actor)
+                customer_message_id, message_id = self._store_turn(
+                    ticket, state, channel, latency, meter, actor
+                )
         return TurnResult(
             ticket.id,
             state["turn"],
             state,
             latency,
             node_ms,
+            message_id=message_id,
+            customer_message_id=customer_message_id,
             prompt_tokens=meter.prompt_tokens,
             completion_tokens=meter.completion_tokens,
         )
@@ -239,7 +245,8 @@ class SupportService:
         latency_ms: float,
         meter: TokenMeter,
         actor: Actor | None,
-    ) -> None:
+    ) -> tuple[str, str]:
+        """Store the turn's records in one transaction; the customer's and the reply's ids."""
         turn = state["turn"]
         with session_scope(self.services.engine) as session:
             if actor is not None:
@@ -270,20 +277,20 @@ class SupportService:
                 )
             self._store_retrieval(session, ticket.id, customer_message.id, state)
             self._store_gate(session, ticket.id, customer_message.id, state)
-            session.add(
-                CustomerMessage(
-                    ticket_id=ticket.id,
-                    turn=turn,
-                    role="ai",
-                    content=state.get("response", ""),
-                    flags=_grounding_flags(state.get("grounding")),
-                    channel=channel,
-                    response_latency_ms=round(latency_ms, 3),
-                    prompt_tokens=meter.prompt_tokens if meter.calls else None,
-                    completion_tokens=meter.completion_tokens if meter.calls else None,
-                )
+            reply = CustomerMessage(
+                ticket_id=ticket.id,
+                turn=turn,
+                role="ai",
+                content=state.get("response", ""),
+                flags=_grounding_flags(state.get("grounding")),
+                channel=channel,
+                response_latency_ms=round(latency_ms, 3),
+                prompt_tokens=meter.prompt_tokens if meter.calls else None,
+                completion_tokens=meter.completion_tokens if meter.calls else None,
             )
+            session.add(reply)
             self._update_ticket(session, ticket.id, state)
+        return customer_message.id, reply.id
 
     @staticmethod
     def _store_retrieval(

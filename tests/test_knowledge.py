@@ -177,7 +177,7 @@ def test_instructions_planted_in_knowledge_or_order_notes_change_nothing(
     send(own_client, "yes, go ahead", ticket_id=reply["ticket_id"], customer_id="cust_102")
 
     assert reply["escalated"] is True  # $899.00 is above the auto-approval ceiling
-    assert all(a["action"] != "process_refund" for a in reply["actions_available"])
+    assert "process_refund" not in reply["actions_available"]
     with Session(own_index.engine) as session:
         refunds = session.exec(
             select(DemoPayment).where(
@@ -378,7 +378,7 @@ def test_with_the_index_unreachable_the_agent_still_acts_and_does_not_guess(
     with DocumentedClient(create_app(services=services)) as client:
         refund = send(client, SPEC_MESSAGE)
         assert "ORD-789" in refund["response"]
-        assert [a["action"] for a in refund["actions_available"]] == ["process_refund"]
+        assert refund["actions_available"] == ["process_refund"]
         hours = send(client, "what are your support hours?")
     assert "8am" not in hours["response"] and "won't guess" in hours["response"]
     assert "knowledge index unavailable" in caplog.text
