@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 from testkit import Prepared
 from typer.testing import CliRunner
 
 from supportgraph.auth import keys
+from supportgraph.auth.audit import Actor, access_log, record_access
+from supportgraph.auth.principals import Scope
 from supportgraph.cli import app
 from supportgraph.db.engine import make_engine
 from supportgraph.settings import get_settings
@@ -63,3 +66,23 @@ def test_serve_refuses_a_network_address_without_credentials(env: Path) -> None:
     engine = make_engine(get_settings().resolved_database_url)
     assert keys.list_keys(engine) == []  # no development key is made for a network address
     engine.dispose()
+
+
+def test_keys_and_access_records_on_each_database(empty_engine: Callable[[], Engine]) -> None:
+    engine = empty_engine()
+    created = keys.create_key(engine, principal_id="web-backend", scopes=["customer:act-as"])
+    row = keys.load_key(engine, created.row.id)
+    principal = keys.principal_for_key(created.secret, row)
+    assert principal.id == "web-backend" and principal.has(Scope.ACT_AS)
+    assert row is not None and row.key_hash == keys.hash_key(created.secret)
+    record_access(engine, Actor(principal, Scope.ACT_AS, "cust_456"), "tkt_1", "read")
+    [entry] = access_log(engine, "tkt_1")
+    assert (entry["principal_id"], entry["scope"], entry["key_id"]) == (
+        "web-backend",
+        "customer:act-as",
+        created.row.id,
+    )
+    keys.revoke_key(engine, created.row.id)
+    with pytest.raises(keys.KeyRefused, match="revoked"):
+        keys.principal_for_key(created.secret, keys.load_key(engine, created.row.id))
+    assert keys.active_keys(engine) == []
