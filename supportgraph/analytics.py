@@ -158,7 +158,7 @@ def cost_figures(
 
 
 def top_intents(tickets: Sequence[SupportTicket], limit: int = 10) -> list[dict[str, Any]]:
-    """The most frequent primary intents, with the share the AI resolved (in percent)."""
+    """The most frequent primary intents, with the share the AI resolved (a fraction)."""
     counts = Counter(t.primary_intent for t in tickets if t.primary_intent)
     resolved = Counter(t.primary_intent for t in tickets if t.primary_intent and is_ai_resolved(t))
     ranked = sorted(counts.items(), key=lambda item: (-item[1], item[0]))[:limit]
@@ -166,7 +166,7 @@ def top_intents(tickets: Sequence[SupportTicket], limit: int = 10) -> list[dict[
         {
             "intent": intent,
             "count": count,
-            "auto_resolved_pct": round(100 * resolved[intent] / count, 1),
+            "auto_resolved_pct": round(resolved[intent] / count, 4),
         }
         for intent, count in ranked
     ]

@@ -174,7 +174,9 @@ class TopIntentOut(BaseModel):
 
     intent: str
     count: int
-    auto_resolved_pct: float = Field(description="percent, 0-100")
+    auto_resolved_pct: float = Field(
+        description="share of the intent's tickets the AI resolved, a fraction 0-1 (0.92)"
+    )
 
 
 class AnalyticsFigures(BaseModel):

@@ -145,8 +145,8 @@ def test_period_figures(client: TestClient) -> None:
     assert figures["human_cost_avoided_usd"] == 24.0  # 4 x 6
     assert figures["cost_savings_usd"] == 19.98
     assert figures["top_intents"] == [
-        {"intent": "order_status", "count": 3, "auto_resolved_pct": 66.7},
-        {"intent": "refund_request", "count": 2, "auto_resolved_pct": 100.0},
+        {"intent": "order_status", "count": 3, "auto_resolved_pct": 0.6667},
+        {"intent": "refund_request", "count": 2, "auto_resolved_pct": 1.0},
         {"intent": "account_access", "count": 1, "auto_resolved_pct": 0.0},
         {"intent": "human_agent", "count": 1, "auto_resolved_pct": 0.0},
     ]

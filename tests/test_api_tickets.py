@@ -209,7 +209,7 @@ def test_analytics_from_stored_records(client: TestClient) -> None:
     primary = resolved["intents"][0]["intent"]  # a ticket counts under its primary intent
     assert set(top) == {primary, "human_agent", "unknown"}
     assert all(row["count"] == 1 for row in top.values())
-    assert top[primary]["auto_resolved_pct"] == 100.0
+    assert top[primary]["auto_resolved_pct"] == 1.0
     assert top["human_agent"]["auto_resolved_pct"] == 0.0
     assert figures["cost_savings_usd"] == 6.0
 
