@@ -43,7 +43,7 @@ from supportgraph.auth.http import install as install_boundary
 from supportgraph.auth.principals import Principal
 from supportgraph.auth.rate_limits import RateLimits
 from supportgraph.db.models import utcnow
-from supportgraph.escalations import escalate_ticket
+from supportgraph.escalations import escalate_and_assign
 from supportgraph.http_errors import error_responses, invalid, validation_refusal
 from supportgraph.idempotency import KeyConflict
 from supportgraph.services import Services
@@ -225,13 +225,30 @@ def _add_routes(app: FastAPI) -> None:
     def post_escalate(body: EscalateRequest, support: Support, caller: Caller) -> EscalateResponse:
         try:
             actor = _changing_ticket(support, caller, body)
-            packet = escalate_ticket(
-                support, ticket_id=body.ticket_id, customer_id=actor.customer, reason=body.reason
+            made = escalate_and_assign(
+                support,
+                ticket_id=body.ticket_id,
+                customer_id=actor.customer,
+                reason=body.reason,
+                priority=body.priority_level,
+                signals=body.signals,
+                summary=body.conversation_summary,
             )
         except NotFoundError as exc:
             raise HTTPException(404, str(exc)) from exc
         record_access(support.services.engine, actor, body.ticket_id, "escalate")
-        return EscalateResponse(ticket_id=body.ticket_id, escalated=True, handoff=packet)
+        wait = made.estimated_wait_s
+        return EscalateResponse(
+            ticket_id=body.ticket_id,
+            escalation_id=made.escalation_id,
+            escalated=True,
+            assigned_agent=made.assigned_agent,
+            queue_position=made.queue_position,
+            estimated_wait_minutes=round(wait / 60, 1) if wait is not None else None,
+            estimated_wait_basis=made.wait_basis,
+            handoff_context_included=bool(made.packet),
+            handoff=made.packet,
+        )
 
     @app.get("/v1/support/analytics", response_model=AnalyticsResponse, responses=error_responses())
     def get_analytics(

@@ -116,6 +116,22 @@ def can_take(skills: Iterable[str], intent: str | None) -> bool:
 
 
 @dataclass(frozen=True)
+class AgentSlot:
+    """An active agent as assignment sees them."""
+
+    agent_id: str
+    skills: tuple[str, ...]
+    capacity: int
+    load: int
+
+
+def free_agents(agents: Iterable[AgentSlot], intent: str | None) -> list[str]:
+    """Agents who can take the ticket now, the least loaded first (ties by id)."""
+    eligible = [a for a in agents if a.load < a.capacity and can_take(a.skills, intent)]
+    return [a.agent_id for a in sorted(eligible, key=lambda a: (a.load / a.capacity, a.agent_id))]
+
+
+@dataclass(frozen=True)
 class WaitEstimate:
     """An estimated wait in seconds, or None with the reason it cannot be measured."""
 

@@ -141,13 +141,60 @@ class EscalateRequest(BaseModel):
         default=None, pattern=ID_PATTERN, description="optional; if given, the ticket's customer"
     )
     reason: str = Field(default="customer asked for a person", min_length=1, max_length=500)
+    conversation_summary: str | None = Field(
+        default=None, max_length=4000, description="what the caller's app knows; kept in the packet"
+    )
+    priority: int | str | None = Field(
+        default=None,
+        description="urgent, high, normal or low, or 1 (most urgent) to 5; stored on the ticket",
+        examples=["high"],
+    )
+    escalation_signals: list[str] | dict[str, Any] | None = Field(
+        default=None, description="why the caller escalates; stored with the decision"
+    )
+
+    @field_validator("priority")
+    @classmethod
+    def _priority(cls, value: int | str | None) -> int | str | None:
+        if value is None:
+            return None
+        if isinstance(value, str):
+            if value.lower() not in PRIORITY_NAMES:
+                raise ValueError(f"priority must be one of {', '.join(PRIORITY_NAMES)} or 1-5")
+            return PRIORITY_NAMES[value.lower()]
+        if not 1 <= value <= 5:
+            raise ValueError("priority must be 1 (most urgent) to 5")
+        return value
+
+    @property
+    def priority_level(self) -> int | None:
+        """The priority as stored: 1 (most urgent) to 5."""
+        return int(self.priority) if self.priority is not None else None
+
+    @property
+    def signals(self) -> dict[str, Any] | None:
+        """The caller's signals as a mapping."""
+        if isinstance(self.escalation_signals, list):
+            return {"names": self.escalation_signals}
+        return self.escalation_signals
+
+
+PRIORITY_NAMES = {"urgent": 1, "high": 2, "normal": 3, "low": 4}
 
 
 class EscalateResponse(BaseModel):
-    """The handoff that was made."""
+    """The handoff that was made, and where the ticket stands now."""
 
     ticket_id: str
+    escalation_id: str = Field(description="the stored escalation decision")
     escalated: bool
+    assigned_agent: str | None = Field(description="null while no agent is free: it waits")
+    queue_position: int | None = Field(description="1 = next; null once assigned")
+    estimated_wait_minutes: float | None = Field(
+        description="from measured handling times; null with the reason in estimated_wait_basis"
+    )
+    estimated_wait_basis: str
+    handoff_context_included: bool = Field(description="the packet went with the ticket")
     handoff: dict[str, Any]
 
 

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from sqlalchemy import Engine, func, update
 from sqlmodel import Session, col, select
 
-from policies.queue import can_take
+from policies.queue import AgentSlot, can_take, free_agents
 from supportgraph.agents.models import SupportAgent
-from supportgraph.agents.queue import snapshot
+from supportgraph.agents.queue import agent_loads, snapshot
 from supportgraph.db.engine import session_scope
 from supportgraph.db.models import SupportTicket, TicketStatus, utcnow
 from supportgraph.services import Services
@@ -120,6 +120,27 @@ def _why_not_claimed(session: Session, agent: SupportAgent, ticket_id: str) -> E
     if ticket.status != TicketStatus.ESCALATED:
         return ConflictError(f"ticket {ticket_id} is {ticket.status.value}, not escalated")
     return ConflictError(f"agent {agent.id} is at capacity ({agent.capacity} tickets open)")
+
+
+def assign_to_free_agent(services: Services, ticket_id: str) -> str | None:
+    """Give an escalated ticket to the least loaded agent who can take it; None if nobody can."""
+    with Session(services.engine) as session:
+        ticket = session.get(SupportTicket, ticket_id)
+        if ticket is None or ticket.status != TicketStatus.ESCALATED:
+            return ticket.assigned_agent_id if ticket else None
+        loads = agent_loads(session)
+        agents = {
+            agent.id: agent
+            for agent in session.exec(select(SupportAgent).where(col(SupportAgent.active)))
+        }
+    slots = [
+        AgentSlot(agent.id, tuple(agent.skills), agent.capacity, loads.get(agent.id, 0))
+        for agent in agents.values()
+    ]
+    for agent_id in free_agents(slots, ticket.primary_intent):
+        if _try_claim(services.engine, agents[agent_id], ticket_id):
+            return agent_id
+    return None
 
 
 def claim(services: Services, *, agent_id: str, ticket_id: str | None = None) -> SupportTicket:
