@@ -46,6 +46,7 @@ from supportgraph.db.models import utcnow
 from supportgraph.escalations import escalate_and_assign
 from supportgraph.http_errors import error_responses, invalid, validation_refusal
 from supportgraph.idempotency import KeyConflict
+from supportgraph.replies import read_actions_offered
 from supportgraph.services import Services
 from supportgraph.settings import Settings, get_settings
 from supportgraph.support import BusyError, NotFoundError, SupportService
@@ -340,7 +341,9 @@ def _message_response(result: Any) -> MessageResponse:
         intent=spec_intent([view["intent"] for view in intents]),
         confidence=intents[0]["confidence"] if intents else 0.0,
         intents=[IntentOut.model_validate(view) for view in intents],
-        actions_available=list(dict.fromkeys(offer.action for offer in offers)),
+        actions_available=list(
+            dict.fromkeys([*(offer.action for offer in offers), *read_actions_offered(state)])
+        ),
         actions=offers,
         escalated=bool(state.get("escalated")),
         escalation_reason=gate.get("reason") if state.get("escalated") else None,

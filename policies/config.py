@@ -35,6 +35,13 @@ class OrderPolicy(FrozenConfig):
     min_address_chars: int = Field(default=10, ge=1)
 
 
+class ShippingPolicy(FrozenConfig):
+    """How long orders take, in business days: (fewest, most)."""
+
+    processing_days: tuple[int, int]
+    transit_days: dict[str, tuple[int, int]]
+
+
 class EscalationPolicy(FrozenConfig):
     """Hard escalation rules."""
 
@@ -47,6 +54,7 @@ class PolicyConfig(FrozenConfig):
 
     refunds: RefundPolicy
     orders: OrderPolicy
+    shipping: ShippingPolicy
     escalation: EscalationPolicy
 
 

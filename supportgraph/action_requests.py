@@ -23,6 +23,7 @@ from supportgraph.db.models import (
     utcnow,
 )
 from supportgraph.support import NotFoundError, SupportService
+from tools import account
 from tools import actions as action_tools
 
 
@@ -68,6 +69,8 @@ def handle_action(service: SupportService, request: ActionRequest) -> ActionResp
     """
     engine = service.services.engine
     _check_ticket(engine, request)
+    if request.action in READ_ACTIONS:
+        return _read(service, request)
     key = request.idempotency_key
     if not key:
         return _respond(service, request)
@@ -83,10 +86,40 @@ def handle_action(service: SupportService, request: ActionRequest) -> ActionResp
         idempotency.release(engine, customer_id=customer_id, key=key)
         raise
     stored = response.model_dump(mode="json")
+    assert response.action_id is not None  # a write action is always stored
     idempotency.complete(
         engine, customer_id=customer_id, key=key, response=stored, action_id=response.action_id
     )
     return response
+
+
+READ_ACTIONS = frozenset({"check_shipping_eta"})
+
+
+def _read(service: SupportService, request: ActionRequest) -> ActionResponse:
+    """A read action: nothing changes, so nothing is proposed, confirmed or recorded."""
+    order_id = str(request.arguments.get("order_id") or "").strip()
+    if not order_id or set(request.arguments) - {"order_id"}:
+        raise action_tools.ActionError(f"{request.action} takes order_id only")
+    ctx = tool_context(
+        service.services, customer_id=request.customer_id, ticket_id=request.ticket_id
+    )
+    found = account.shipping_eta(ctx, order_id)
+    if found is None:
+        raise NotFoundError(f"order {order_id.upper()} not found")
+    estimate = found["estimate"]
+    return ActionResponse(
+        action_id=None,
+        action=request.action,
+        status="executed",
+        parameters={"order_id": found["order_id"]},
+        reason=estimate["basis"],
+        rule_id=estimate["rule_id"],
+        requires_human=False,
+        result=found,
+        error=None,
+        executed_at=utcnow(),
+    )
 
 
 def _check_ticket(engine: Engine, request: ActionRequest) -> None:

@@ -110,8 +110,12 @@ class ActionRequestBody(BaseModel):
         "must be that customer",
     )
     action: Literal[
-        "process_refund", "cancel_order", "send_password_reset", "update_shipping_address"
-    ]
+        "process_refund",
+        "cancel_order",
+        "send_password_reset",
+        "update_shipping_address",
+        "check_shipping_eta",
+    ] = Field(description="check_shipping_eta only reads: it needs no confirmation")
     parameters: dict[str, Any] = Field(default_factory=dict, examples=[{"order_id": "ORD-789"}])
     action_id: str | None = Field(default=None, pattern=ID_PATTERN)
     confirmed_by_customer: bool = False
@@ -120,7 +124,7 @@ class ActionRequestBody(BaseModel):
 class ActionResponse(BaseModel):
     """The state of an action after the request."""
 
-    action_id: str
+    action_id: str | None = Field(description="the stored action; null for a read action")
     action: str
     status: str
     parameters: dict[str, Any]

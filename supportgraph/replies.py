@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -211,3 +211,17 @@ def render(parts: list[AnswerPart]) -> str:
 def actions_available(actions: list[ActionView]) -> list[ActionView]:
     """The proposals a customer can confirm now."""
     return [a for a in actions if a["status"] == "proposed" and not a["requires_human"]]
+
+
+ON_THE_WAY = frozenset({"processing", "shipped"})
+
+
+def read_actions_offered(state: Mapping[str, Any]) -> list[str]:
+    """Read actions worth offering: a shipping check when the answer cites an order on its way."""
+    cited = {source_id for part in state.get("answer", []) for source_id in part["source_ids"]}
+    statuses = {
+        (source.get("facts") or {}).get("status")
+        for source in state.get("sources", [])
+        if source["kind"] == "order" and source["id"] in cited
+    }
+    return ["check_shipping_eta"] if statuses & ON_THE_WAY else []

@@ -5,9 +5,11 @@ Another customer's order reads exactly like a missing one; the attempt is record
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any
 
 from policies.orders import check_ownership, refundable_amount
+from policies.shipping import estimate_delivery
 from supportgraph.commerce.records import OrderRecord
 from tools.audit import record_decision
 from tools.context import ToolContext
@@ -60,7 +62,39 @@ def shipping_eta(ctx: ToolContext, order_id: str) -> dict[str, Any] | None:
         return None
     facts = order_facts(order)
     keys = ("order_id", "status", "shipping_method", "shipped_on", "estimated_delivery")
-    return {key: facts[key] for key in (*keys, "delivered_on", "tracking_number")}
+    return {
+        **{key: facts[key] for key in (*keys, "delivered_on", "tracking_number")},
+        "estimate": _estimate_view(ctx, order),
+    }
+
+
+def _estimate_view(ctx: ToolContext, order: OrderRecord) -> dict[str, Any]:
+    """The policy's shipping and delivery window for the order, JSON-safe."""
+
+    def day(moment: datetime | None) -> date | None:
+        return moment.date() if moment else None
+
+    estimate = estimate_delivery(
+        status=order.status.value,
+        method=order.shipping_method,
+        ordered_on=order.created_at.date(),
+        shipped_on=day(order.shipped_at),
+        # A carrier's date means something only once the parcel is with the carrier.
+        carrier_estimate=day(order.estimated_delivery) if order.shipped_at else None,
+        delivered_on=day(order.delivered_at),
+        today=ctx.clock().date(),
+        policy=ctx.policy.shipping,
+    )
+
+    def span(window: tuple[date, date] | None) -> list[str] | None:
+        return [window[0].isoformat(), window[1].isoformat()] if window else None
+
+    return {
+        "ships_between": span(estimate.ships_between),
+        "arrives_between": span(estimate.arrives_between),
+        "rule_id": estimate.rule_id,
+        "basis": estimate.basis,
+    }
 
 
 def recent_orders(ctx: ToolContext, *, limit: int = 5) -> list[dict[str, Any]]:
