@@ -202,8 +202,8 @@ def _add_routes(app: FastAPI) -> None:
                 ActionRequest(
                     ticket_id=body.ticket_id,
                     customer_id=actor.customer,
-                    action=body.action,
-                    arguments=body.parameters,
+                    action=body.action_name,
+                    arguments=body.arguments,
                     confirmed_by_customer=body.confirmed_by_customer,
                     action_id=body.action_id,
                     idempotency_key=idempotency_key,
@@ -212,10 +212,15 @@ def _add_routes(app: FastAPI) -> None:
         except NotFoundError as exc:
             raise HTTPException(404, str(exc)) from exc
         except ActionError as exc:
-            raise invalid(("body", exc.field), str(exc), getattr(body, exc.field)) from exc
+            field, value = (
+                ("action_type", body.action_name)
+                if exc.field == "action"
+                else (exc.field, body.parameters)
+            )
+            raise invalid(("body", field), str(exc), value) from exc
         except (ConflictError, KeyConflict) as exc:
             raise HTTPException(409, str(exc)) from exc
-        record_access(support.services.engine, actor, body.ticket_id, f"action:{body.action}")
+        record_access(support.services.engine, actor, body.ticket_id, f"action:{body.action_name}")
         return response
 
     @app.post(

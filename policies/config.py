@@ -25,6 +25,7 @@ class RefundPolicy(FrozenConfig):
     auto_approve_ceiling: Decimal = Field(ge=0)
     daily_cap: Decimal = Field(ge=0)
     refundable_statuses: frozenset[str]
+    days_to_appear: tuple[int, int] = (5, 10)
 
 
 class OrderPolicy(FrozenConfig):

@@ -22,6 +22,7 @@ from supportgraph.db.models import (
     TicketStatus,
     utcnow,
 )
+from supportgraph.replies import executed_sentence, shipping_sentence
 from supportgraph.support import NotFoundError, SupportService
 from tools import account
 from tools import actions as action_tools
@@ -79,6 +80,8 @@ def handle_action(service: SupportService, request: ActionRequest) -> ActionResp
         engine, customer_id=customer_id, key=key, request_hash=request.body_hash
     )
     if stored is not None:
+        if isinstance(stored.get("result"), dict):  # stored before result became the sentence
+            stored = {**stored, "details": stored["result"], "result": None}
         return ActionResponse.model_validate({**stored, "replayed": True})
     try:
         response = _respond(service, request)
@@ -116,7 +119,8 @@ def _read(service: SupportService, request: ActionRequest) -> ActionResponse:
         reason=estimate["basis"],
         rule_id=estimate["rule_id"],
         requires_human=False,
-        result=found,
+        result=shipping_sentence(found),
+        details=found,
         error=None,
         executed_at=utcnow(),
     )
@@ -142,10 +146,21 @@ def _respond(service: SupportService, request: ActionRequest) -> ActionResponse:
         reason=row.error or row.policy_reason,
         rule_id=row.policy_rule,
         requires_human=row.requires_human,
-        result=row.result,
+        result=_told(service, row) if row.status == ActionStatus.EXECUTED else None,
+        details=row.result,
         error=row.error,
         executed_at=row.executed_at,
     )
+
+
+def _told(service: SupportService, row: ActionExecution) -> str:
+    """The sentence for the customer, from the stored result; refunds say when they appear."""
+    assert row.result is not None
+    sentence = executed_sentence(row.action, row.result)
+    if row.action in ("process_refund", "cancel_order"):
+        fewest, most = service.services.policy.refunds.days_to_appear
+        sentence += f" Refunds take {fewest}-{most} business days to appear."
+    return sentence
 
 
 def _execute_request(service: SupportService, request: ActionRequest) -> ActionExecution:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 Channel = Literal["web_chat", "mobile", "email", "sms", "voice", "api"]
@@ -99,8 +99,17 @@ class MessageResponse(BaseModel):
     response_latency_ms: float
 
 
+ActionName = Literal[
+    "process_refund",
+    "cancel_order",
+    "send_password_reset",
+    "update_shipping_address",
+    "check_shipping_eta",
+]
+
+
 class ActionRequestBody(BaseModel):
-    """A request to execute an action the customer confirmed."""
+    """A request to execute an action the customer confirmed (or to run a read action)."""
 
     ticket_id: str = Field(pattern=ID_PATTERN)
     customer_id: str | None = Field(
@@ -109,16 +118,41 @@ class ActionRequestBody(BaseModel):
         description="optional: the action is bound to the ticket's customer; if given, it "
         "must be that customer",
     )
-    action: Literal[
-        "process_refund",
-        "cancel_order",
-        "send_password_reset",
-        "update_shipping_address",
-        "check_shipping_eta",
-    ] = Field(description="check_shipping_eta only reads: it needs no confirmation")
-    parameters: dict[str, Any] = Field(default_factory=dict, examples=[{"order_id": "ORD-789"}])
+    action_type: ActionName | None = Field(
+        default=None, description="check_shipping_eta only reads: it needs no confirmation"
+    )
+    action: ActionName | None = Field(
+        default=None, deprecated=True, description="the older name of action_type"
+    )
+    parameters: dict[str, Any] = Field(
+        default_factory=dict,
+        examples=[{"order_id": "ORD-789", "amount": "full"}],
+        description='amount "full" (or left out) refunds what is refundable',
+    )
     action_id: str | None = Field(default=None, pattern=ID_PATTERN)
     confirmed_by_customer: bool = False
+
+    @model_validator(mode="after")
+    def _one_action(self) -> ActionRequestBody:
+        if self.action_type is None and self.action is None:
+            raise ValueError("action_type is required")
+        if self.action_type and self.action and self.action_type != self.action:
+            raise ValueError("action_type and action name different actions")
+        return self
+
+    @property
+    def action_name(self) -> str:
+        """The action asked for, under either name."""
+        name = self.action_type or self.action
+        assert name is not None
+        return name
+
+    @property
+    def arguments(self) -> dict[str, Any]:
+        """The parameters as the action takes them: amount "full" is the default amount."""
+        if str(self.parameters.get("amount", "")).lower() == "full":
+            return {key: value for key, value in self.parameters.items() if key != "amount"}
+        return self.parameters
 
 
 class ActionResponse(BaseModel):
@@ -131,7 +165,11 @@ class ActionResponse(BaseModel):
     reason: str
     rule_id: str
     requires_human: bool
-    result: dict[str, Any] | None
+    result: str | None = Field(
+        description="what the customer is told once it was carried out; null otherwise",
+        examples=["Done: order ORD-789 is cancelled and $1,299.00 is being refunded ..."],
+    )
+    details: dict[str, Any] | None = Field(description="the stored outcome, field by field")
     error: str | None
     executed_at: datetime | None
     replayed: bool = False

@@ -100,10 +100,12 @@ def _needs_human(part: AnswerPart) -> str:
 
 
 def _executed(part: AnswerPart) -> str:
-    facts = part["facts"]
-    result = facts["result"]
+    return executed_sentence(part["facts"]["action"], part["facts"]["result"])
+
+
+def executed_sentence(action: str, result: dict[str, Any]) -> str:
+    """What the customer is told once an action was carried out, from its stored result."""
     order = result.get("order") or {}
-    action = facts["action"]
     if action == "process_refund" and order.get("status") == "cancelled":
         return (
             f"Done: order {order['order_id']} is cancelled and {_money(result['refunded'])} is "
@@ -225,3 +227,23 @@ def read_actions_offered(state: Mapping[str, Any]) -> list[str]:
         if source["kind"] == "order" and source["id"] in cited
     }
     return ["check_shipping_eta"] if statuses & ON_THE_WAY else []
+
+
+def shipping_sentence(found: dict[str, Any]) -> str:
+    """The answer to a shipping check, from the order and the policy's window."""
+    estimate, order_id = found["estimate"], found["order_id"]
+
+    def days(window: list[str]) -> str:
+        first, last = window
+        return f"on {first}" if first == last else f"between {first} and {last}"
+
+    if found["status"] == "delivered" or estimate["rule_id"] == "shipping.delivered":
+        return f"Order {order_id} was delivered on {found['delivered_on']}."
+    if estimate["arrives_between"] is None:
+        return f"Order {order_id} is {found['status']}, so it will not be delivered."
+    window = estimate["ships_between"]
+    ships = f" It should ship {days(window)}." if window else ""
+    return (
+        f"Order {order_id} is {found['status']}.{ships} Expected delivery "
+        f"{days(estimate['arrives_between'])} ({estimate['basis']})."
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 from testkit import SPEC_BODY, refund_payments, refund_request, send
@@ -27,8 +28,8 @@ def test_confirmed_refund_executes_once(client: TestClient, services: Services) 
     body = first.json()
     assert body["status"] == "executed"
     assert body["executed_at"] is not None
-    assert body["result"]["refunded"] == "1299.00"
-    assert body["result"]["order"]["status"] == "cancelled"
+    assert body["details"]["refunded"] == "1299.00"
+    assert body["details"]["order"]["status"] == "cancelled"
 
     order = services.backend.get_order("ORD-789")
     assert order is not None
@@ -156,3 +157,44 @@ def test_partial_refund_of_unshipped_order_is_refused(
     assert order is not None
     assert (order.status, order.refunded_total) == (OrderStatus.PROCESSING, Decimal("0.00"))
     assert refund_payments(services, "ORD-789") == []
+
+
+def test_the_spec_shape_refunds_once_and_says_so_from_the_stored_refund(
+    client: TestClient, services: Services
+) -> None:
+    ticket_id = open_spec_ticket(client)
+    body = {
+        "ticket_id": ticket_id,
+        "action_type": "process_refund",
+        "parameters": {"order_id": "ORD-789", "amount": "full"},
+        "confirmed_by_customer": True,
+    }
+    first = client.post("/v1/support/action", json=body)
+    assert first.status_code == 200, first.text
+    assert first.json()["status"] == "executed"
+    [payment] = refund_payments(services, "ORD-789")
+    assert payment.amount_cents == 129900
+    assert first.json()["result"] == (
+        "Done: order ORD-789 is cancelled and $1,299.00 is being refunded to your original "
+        "payment method. Refunds take 5-10 business days to appear."
+    )
+    again = client.post("/v1/support/action", json=body)
+    assert again.status_code == 200 and again.json()["action_id"] == first.json()["action_id"]
+    assert len(refund_payments(services, "ORD-789")) == 1  # nothing more refunded
+
+
+@pytest.mark.parametrize(
+    "names",
+    [{}, {"action_type": "process_refund", "action": "cancel_order"}],
+    ids=["neither", "different"],
+)
+def test_the_action_must_be_named_once(client: TestClient, names: dict[str, str]) -> None:
+    ticket_id = open_spec_ticket(client)
+    body = {"ticket_id": ticket_id, "parameters": {"order_id": "ORD-789"}, **names}
+    assert client.post("/v1/support/action", json=body).status_code == 422
+
+
+def test_the_older_field_name_is_marked_deprecated(client: TestClient) -> None:
+    schema = client.get("/openapi.json").json()["components"]["schemas"]["ActionRequestBody"]
+    assert schema["properties"]["action"]["deprecated"] is True
+    assert "deprecated" not in schema["properties"]["action_type"]

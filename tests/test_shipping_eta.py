@@ -87,9 +87,13 @@ def test_the_laptop_example_offers_and_answers_the_shipping_check(
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["status"] == "executed" and body["action_id"] is None
-    estimate = body["result"]["estimate"]
-    assert body["result"]["status"] == "processing" and estimate["rule_id"] == "shipping.processing"
+    estimate = body["details"]["estimate"]
+    assert (
+        body["details"]["status"] == "processing" and estimate["rule_id"] == "shipping.processing"
+    )
     assert "1-2 business days" in estimate["basis"] and "3-5 business days" in estimate["basis"]
+    assert body["result"].startswith("Order ORD-789 is processing. It should ship ")
+    assert estimate["basis"] in body["result"]
     ships_from = date.fromisoformat(estimate["ships_between"][0])
     assert ships_from < date.fromisoformat(estimate["arrives_between"][1])
     assert record_counts(services.engine) == before  # a read changes nothing
