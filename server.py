@@ -19,7 +19,15 @@ from policies.access import check_reads_reports, check_speaks_for
 from supportgraph.action_requests import ActionRequest, ConflictError, handle_action
 from supportgraph.agents import api as agents_api
 from supportgraph.agents.queue import fill_queue_inputs
-from supportgraph.analytics import Prices, TicketNotFound, compute_analytics, record_csat
+from supportgraph.analytics import (
+    DEFAULT_PERIOD,
+    PERIOD_PATTERN,
+    Prices,
+    TicketNotFound,
+    compute_analytics,
+    period_length,
+    record_csat,
+)
 from supportgraph.api_models import (
     ID_PATTERN,
     ActionOut,
@@ -172,6 +180,7 @@ def _add_routes(app: FastAPI) -> None:
                     channel=body.channel,
                     received_at=received,
                     actor=actor,
+                    metadata=body.metadata.stored() if body.metadata else None,
                 )
         except NotFoundError as exc:
             raise HTTPException(404, str(exc)) from exc
@@ -207,6 +216,7 @@ def _add_routes(app: FastAPI) -> None:
                     confirmed_by_customer=body.confirmed_by_customer,
                     action_id=body.action_id,
                     idempotency_key=idempotency_key,
+                    reason=body.reason,
                 ),
             )
         except NotFoundError as exc:
@@ -260,13 +270,28 @@ def _add_routes(app: FastAPI) -> None:
     def get_analytics(
         support: Support,
         caller: Caller,
+        period: Annotated[
+            str | None,
+            Query(
+                pattern=PERIOD_PATTERN,
+                description="the last 24h, 7d, 4w ... up to now; or give start and end",
+                examples=["7d"],
+            ),
+        ] = None,
         start: Annotated[datetime | None, Query(description="inclusive, UTC")] = None,
         end: Annotated[datetime | None, Query(description="exclusive, UTC")] = None,
     ) -> AnalyticsResponse:
         allowed(check_reads_reports(caller), caller)
         now = utcnow()
+        start_given = start is not None or end is not None
+        if period is not None and (start or end):
+            raise invalid(("query", "period"), "give a period or start/end, not both", period)
+        try:
+            length = period_length(period or DEFAULT_PERIOD)
+        except ValueError as exc:
+            raise invalid(("query", "period"), str(exc), period) from exc
         end = _aware_utc(end) if end else now + timedelta(seconds=1)
-        start = _aware_utc(start) if start else end - timedelta(days=30)
+        start = _aware_utc(start) if start else end - length
         if start >= end:
             raise invalid(("query", "start"), "start must be before end", start.isoformat())
         settings = support.services.settings
@@ -278,7 +303,8 @@ def _add_routes(app: FastAPI) -> None:
             prices=Prices.from_settings(settings),
             verified_days=settings.verified_resolution_days,
         )
-        return AnalyticsResponse.model_validate(figures)
+        label = period or ("custom" if start_given else DEFAULT_PERIOD)
+        return AnalyticsResponse.model_validate({**figures, "period": label})
 
     @app.post("/v1/support/csat", response_model=CsatResponse, responses=error_responses(400, 404))
     def post_csat(body: CsatRequest, support: Support, caller: Caller) -> CsatResponse:

@@ -113,6 +113,9 @@ class InputState(TypedDict):
     customer_id: str
     message: str
     channel: NotRequired[str]
+    # The order the customer's page or earlier messages name: the focus unless the message
+    # names one.
+    context_order_id: NotRequired[str | None]
 
 
 class OutputState(TypedDict):

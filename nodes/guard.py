@@ -22,13 +22,20 @@ def guard(state: TicketState) -> dict[str, Any]:
     if len(state["message"]) > MAX_MESSAGE_CHARS:
         flags.append("truncated")
     turn = state.get("turn", 0) + 1
+    order_ids = inspect.order_ids(message)
+    focus = (
+        {}
+        if order_ids or not state.get("context_order_id")
+        else {"focus_order_id": state.get("context_order_id")}
+    )
     return {
+        **focus,
         "message": message,
         "turn": turn,
         "transcript": [{"role": "customer", "content": message, "turn": turn}],
         "flags": flags,
         "entities": {
-            "order_ids": inspect.order_ids(message),
+            "order_ids": order_ids,
             "amounts": inspect.amounts(message),
             "emails": inspect.emails(message),
         },

@@ -40,9 +40,10 @@ class ActionRequest:
     customer_id: str
     action: str
     arguments: dict[str, Any]
-    confirmed_by_customer: bool
+    confirmed_by_customer: bool | None
     action_id: str | None = None
     idempotency_key: str | None = None
+    reason: str | None = None
 
     @property
     def body_hash(self) -> str:
@@ -54,6 +55,7 @@ class ActionRequest:
             "arguments": self.arguments,
             "confirmed_by_customer": self.confirmed_by_customer,
             "action_id": self.action_id,
+            "reason": self.reason,
         }
         return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -138,11 +140,12 @@ def _respond(service: SupportService, request: ActionRequest) -> ActionResponse:
     status = row.status.value
     if status == "proposed" and not request.confirmed_by_customer:
         status = "awaiting_confirmation"
+    reason = {"reason": row.customer_reason} if row.customer_reason else {}
     return ActionResponse(
         action_id=row.id,
         action=row.action,
         status=status,
-        parameters=row.arguments,
+        parameters={**row.arguments, **reason},
         reason=row.error or row.policy_reason,
         rule_id=row.policy_rule,
         requires_human=row.requires_human,
@@ -170,9 +173,16 @@ def _execute_request(service: SupportService, request: ActionRequest) -> ActionE
         service.services, customer_id=request.customer_id, ticket_id=request.ticket_id
     )
     proposal = _matching_proposal(engine, request, arguments)
+    # Left unsaid, confirming means asking for the very proposal the customer was shown.
+    confirmed = request.confirmed_by_customer
+    if confirmed is None:
+        confirmed = proposal is not None
     if proposal is None:
         proposal = action_tools.propose(ctx, request.action, arguments)
-    if proposal.status == ActionStatus.DENIED or not request.confirmed_by_customer:
+    if request.reason:
+        ledger.note_reason(engine, proposal.id, request.reason)
+        proposal.customer_reason = proposal.customer_reason or request.reason
+    if proposal.status == ActionStatus.DENIED or not confirmed:
         return proposal
     outcome = action_tools.execute(ctx, proposal)
     _after_execution(service, request.ticket_id, outcome)

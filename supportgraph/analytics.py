@@ -7,6 +7,7 @@ no values is ``None``: nothing here is invented.
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -85,6 +86,19 @@ def _mean(values: Iterable[float]) -> float | None:
 def is_ai_resolved(ticket: SupportTicket) -> bool:
     """Resolved, and by the AI."""
     return ticket.status == TicketStatus.RESOLVED and ticket.resolved_by == "ai"
+
+
+PERIOD_PATTERN = r"^(\d{1,4})([hdw])$"
+PERIOD_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+DEFAULT_PERIOD = "30d"
+
+
+def period_length(period: str) -> timedelta:
+    """How long a period such as ``24h``, ``7d`` or ``4w`` is (it ends now)."""
+    match = re.match(PERIOD_PATTERN, period)
+    if match is None or int(match.group(1)) == 0:
+        raise ValueError(f"period {period!r} is not a count of h, d or w, for example 7d")
+    return int(match.group(1)) * PERIOD_UNITS[match.group(2)]
 
 
 def load_period(engine: Engine, *, start: datetime, end: datetime) -> PeriodRecords:
@@ -232,7 +246,7 @@ def compute_analytics(
     for ticket in records.tickets:
         variants[ticket.ab_variant].append(ticket)
     return {
-        "period": {"start": start.isoformat(), "end": end.isoformat()},
+        "window": {"start": start.isoformat(), "end": end.isoformat()},
         "verified_resolution_days": verified_days,
         **figures(records.tickets, records.usage, outcomes, prices),
         "by_variant": [

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 Channel = Literal["web_chat", "mobile", "email", "sms", "voice", "api"]
@@ -17,6 +17,59 @@ CUSTOMER_ID_DOC = (
 )
 
 
+MAX_PREVIOUS_MESSAGES = 50
+PreviousRole = Literal["customer", "user", "ai", "assistant", "agent", "human_agent", "system"]
+
+
+class PreviousMessage(BaseModel):
+    """A message the customer's app showed before this one (for example a chat it kept)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: PreviousRole = "customer"
+    content: str = Field(min_length=1, max_length=4000)
+
+
+class MessageMetadata(BaseModel):
+    """Where the customer is and what they saw before; stored with the message."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    page_url: str | None = Field(
+        default=None,
+        max_length=2048,
+        pattern=r"^(https?://[^\s]+|/[^\s]*)$",
+        examples=["/orders/ORD-789"],
+        description="the page the customer is on (an absolute http(s) URL or a path); an "
+        "order it names is the conversation's focus unless the message names another",
+    )
+    previous_messages: list[PreviousMessage | str] = Field(
+        default_factory=list,
+        max_length=MAX_PREVIOUS_MESSAGES,
+        description="earlier messages, as text or {role, content}",
+    )
+
+    @field_validator("previous_messages")
+    @classmethod
+    def _texts_fit(cls, value: list[PreviousMessage | str]) -> list[PreviousMessage | str]:
+        for item in value:
+            if isinstance(item, str) and not 0 < len(item.strip()) <= 4000:
+                raise ValueError("each previous message holds 1-4000 characters")
+        return value
+
+    def stored(self) -> dict[str, Any]:
+        """The metadata as stored with the message: every previous message as role+content."""
+        return {
+            "page_url": self.page_url,
+            "previous_messages": [
+                {"role": "customer", "content": item}
+                if isinstance(item, str)
+                else item.model_dump()
+                for item in self.previous_messages
+            ],
+        }
+
+
 class MessageRequest(BaseModel):
     """A customer message; a new or absent ticket_id opens a ticket."""
 
@@ -26,6 +79,7 @@ class MessageRequest(BaseModel):
     ticket_id: str | None = Field(default=None, pattern=ID_PATTERN, examples=["new"])
     message: str = Field(min_length=1, max_length=4000)
     channel: Channel = "web_chat"
+    metadata: MessageMetadata | None = None
 
     @field_validator("message")
     @classmethod
@@ -126,11 +180,24 @@ class ActionRequestBody(BaseModel):
     )
     parameters: dict[str, Any] = Field(
         default_factory=dict,
-        examples=[{"order_id": "ORD-789", "amount": "full"}],
-        description='amount "full" (or left out) refunds what is refundable',
+        examples=[{"order_id": "ORD-789", "amount": "full", "reason": "changed my mind"}],
+        description='amount "full" (or left out) refunds what is refundable; reason is the '
+        "customer's, kept with the action",
     )
     action_id: str | None = Field(default=None, pattern=ID_PATTERN)
-    confirmed_by_customer: bool = False
+    confirmed_by_customer: bool | None = Field(
+        default=None,
+        description="true executes; false only proposes; left out, the request executes when "
+        "it confirms a proposal the customer was shown and proposes otherwise",
+    )
+
+    @field_validator("parameters")
+    @classmethod
+    def _reason_is_text(cls, value: dict[str, Any]) -> dict[str, Any]:
+        reason = value.get("reason")
+        if reason is not None and not (isinstance(reason, str) and 0 < len(reason) <= 500):
+            raise ValueError("parameters.reason is text of 1-500 characters")
+        return value
 
     @model_validator(mode="after")
     def _one_action(self) -> ActionRequestBody:
@@ -150,9 +217,18 @@ class ActionRequestBody(BaseModel):
     @property
     def arguments(self) -> dict[str, Any]:
         """The parameters as the action takes them: amount "full" is the default amount."""
-        if str(self.parameters.get("amount", "")).lower() == "full":
-            return {key: value for key, value in self.parameters.items() if key != "amount"}
-        return self.parameters
+        full = str(self.parameters.get("amount", "")).lower() == "full"
+        return {
+            key: value
+            for key, value in self.parameters.items()
+            if key != "reason" and not (full and key == "amount")
+        }
+
+    @property
+    def reason(self) -> str | None:
+        """The customer's reason, if the request gives one."""
+        reason = self.parameters.get("reason")
+        return reason.strip() or None if isinstance(reason, str) else None
 
 
 class ActionResponse(BaseModel):
@@ -312,6 +388,10 @@ class AnalyticsPeriod(BaseModel):
 class AnalyticsResponse(AnalyticsFigures):
     """Figures over tickets created in the period, overall and per A/B variant."""
 
-    period: AnalyticsPeriod
+    period: str = Field(
+        description='the period asked for ("7d", "24h", "4w"), or "custom" for start/end',
+        examples=["7d"],
+    )
+    window: AnalyticsPeriod = Field(description="the creation times the period covers")
     verified_resolution_days: int
     by_variant: list[VariantAnalytics]

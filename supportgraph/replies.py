@@ -33,9 +33,14 @@ def describe_order(facts: dict[str, Any]) -> str:
     number = facts.get("tracking_number")
     tracking = f" (tracking number {number})" if number else ""
     if status == "processing":
+        placed = f"{head} is still processing: it was placed on {facts['ordered_on']}"
+        fewest, most = facts.get("processing_days") or (None, None)
+        window = facts.get("ships_between")
+        if fewest is None or not window:
+            return f"{placed} and hasn't shipped yet."
         return (
-            f"{head} is still processing: it was placed on {facts['ordered_on']} "
-            "and hasn't shipped yet."
+            f"{placed} and hasn't shipped yet. Orders ship within {fewest}-{most} business days "
+            f"of being placed, so it should ship by {window[1]}."
         )
     if status == "shipped":
         eta = (

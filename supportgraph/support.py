@@ -34,7 +34,7 @@ from supportgraph.intents.taxonomy import SMALL_TALK
 from supportgraph.observability import tracing_callbacks
 from supportgraph.replies import actions_available
 from supportgraph.services import Services
-from supportgraph.text import mask_card_numbers
+from supportgraph.text import mask_card_numbers, order_ids
 from supportgraph.usage import TokenMeter
 
 # A turn is checkpointed once, when it ends. Its records are stored only after the run, so a
@@ -52,6 +52,31 @@ class NotFoundError(LookupError):
 
 class BusyError(RuntimeError):
     """Every turn slot stayed taken for as long as a message may wait: nothing was stored."""
+
+
+def context_order(metadata: dict[str, Any] | None) -> str | None:
+    """The order the page names, else the last one the earlier messages name."""
+    if not metadata:
+        return None
+    named = order_ids(metadata.get("page_url") or "")
+    if named:
+        return named[0]
+    for previous in reversed(metadata.get("previous_messages") or []):
+        named = order_ids(previous["content"])
+        if named:
+            return named[-1]
+    return None
+
+
+def masked_metadata(metadata: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The metadata as stored: card numbers in earlier messages masked like the message's."""
+    if not metadata:
+        return None
+    previous = [
+        {**item, "content": mask_card_numbers(item["content"])[0]}
+        for item in metadata.get("previous_messages") or []
+    ]
+    return {**metadata, "previous_messages": previous}
 
 
 @dataclass
@@ -146,12 +171,15 @@ class SupportService:
         channel: str = "web_chat",
         received_at: float | None = None,
         actor: Actor | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> TurnResult:
         """Run one turn and store the message, the decisions and the reply.
 
         ``received_at`` (``time.perf_counter()``) is when the message arrived, if it waited
         before this call: the wait for a turn slot and the response latency count from then.
         ``actor`` is the authenticated caller, recorded with the turn (none in-process).
+        ``metadata`` is what the client said of the page and earlier messages
+        (``MessageMetadata.stored``): kept with the message, its order is the focus.
 
         Raises:
             NotFoundError: An unknown customer, or a ticket that is not theirs.
@@ -165,14 +193,14 @@ class SupportService:
                 meter = TokenMeter()
                 try:
                     state, node_ms = self._run_graph(
-                        ticket.id, customer_id, message, channel, meter
+                        ticket.id, customer_id, message, channel, meter, context_order(metadata)
                     )
                 except Exception:
-                    self._store_failed_message(ticket, message, channel, actor)
+                    self._store_failed_message(ticket, message, channel, actor, metadata)
                     raise
                 latency = (time.perf_counter() - started) * 1000
                 customer_message_id, message_id = self._store_turn(
-                    ticket, state, channel, latency, meter, actor
+                    ticket, state, channel, latency, meter, actor, metadata
                 )
         return TurnResult(
             ticket.id,
@@ -187,7 +215,13 @@ class SupportService:
         )
 
     def _run_graph(
-        self, ticket_id: str, customer_id: str, message: str, channel: str, meter: TokenMeter
+        self,
+        ticket_id: str,
+        customer_id: str,
+        message: str,
+        channel: str,
+        meter: TokenMeter,
+        context_order_id: str | None = None,
     ) -> tuple[dict[str, Any], dict[str, float]]:
         node_ms: dict[str, float] = {}
         values: dict[str, Any] = {}
@@ -200,6 +234,7 @@ class SupportService:
                 "customer_id": customer_id,
                 "message": message,
                 "channel": channel,
+                "context_order_id": context_order_id,
             },
             {**self.config(ticket_id), "callbacks": [meter, *tracing_callbacks()]},
             context=AgentContext(
@@ -219,7 +254,12 @@ class SupportService:
         return dict(values), node_ms
 
     def _store_failed_message(
-        self, ticket: SupportTicket, message: str, channel: str, actor: Actor | None
+        self,
+        ticket: SupportTicket,
+        message: str,
+        channel: str,
+        actor: Actor | None,
+        metadata: dict[str, Any] | None,
     ) -> None:
         masked, _ = mask_card_numbers(message)
         with session_scope(self.services.engine) as session:
@@ -234,6 +274,7 @@ class SupportService:
                     content=masked,
                     channel=channel,
                     flags=["processing_error"],
+                    client_metadata=masked_metadata(metadata),
                 )
             )
 
@@ -245,6 +286,7 @@ class SupportService:
         latency_ms: float,
         meter: TokenMeter,
         actor: Actor | None,
+        metadata: dict[str, Any] | None = None,
     ) -> tuple[str, str]:
         """Store the turn's records in one transaction; the customer's and the reply's ids."""
         turn = state["turn"]
@@ -258,6 +300,7 @@ class SupportService:
                 content=state["message"],
                 channel=channel,
                 flags=state.get("flags", []),
+                client_metadata=masked_metadata(metadata),
             )
             session.add(customer_message)
             for index, view in enumerate(state.get("intents", [])):

@@ -150,7 +150,8 @@ def test_period_figures(client: TestClient) -> None:
         {"intent": "account_access", "count": 1, "auto_resolved_pct": 0.0},
         {"intent": "human_agent", "count": 1, "auto_resolved_pct": 0.0},
     ]
-    assert figures["period"] == {"start": "2025-03-01T00:00:00Z", "end": "2025-03-31T00:00:00Z"}
+    assert figures["period"] == "custom"
+    assert figures["window"] == {"start": "2025-03-01T00:00:00Z", "end": "2025-03-31T00:00:00Z"}
 
 
 @pytest.mark.usefixtures("march")

@@ -52,7 +52,7 @@ def owned_order(ctx: ToolContext, tool: str, order_id: str) -> OrderRecord | Non
 def lookup_order(ctx: ToolContext, order_id: str) -> dict[str, Any] | None:
     """The customer's own order by id; another customer's order looks like no order."""
     order = owned_order(ctx, "lookup_order", order_id)
-    return order_facts(order) if order else None
+    return _with_shipping_window(ctx, order) if order else None
 
 
 def shipping_eta(ctx: ToolContext, order_id: str) -> dict[str, Any] | None:
@@ -99,7 +99,19 @@ def _estimate_view(ctx: ToolContext, order: OrderRecord) -> dict[str, Any]:
 
 def recent_orders(ctx: ToolContext, *, limit: int = 5) -> list[dict[str, Any]]:
     """The customer's newest orders."""
-    return [order_facts(order) for order in ctx.backend.list_orders(ctx.customer_id, limit=limit)]
+    return [
+        _with_shipping_window(ctx, order)
+        for order in ctx.backend.list_orders(ctx.customer_id, limit=limit)
+    ]
+
+
+def _with_shipping_window(ctx: ToolContext, order: OrderRecord) -> dict[str, Any]:
+    """The order's facts; one not yet shipped also says when the policy has it ship."""
+    facts = order_facts(order)
+    if facts["status"] == "processing":
+        facts["processing_days"] = list(ctx.policy.shipping.processing_days)
+        facts["ships_between"] = _estimate_view(ctx, order)["ships_between"]
+    return facts
 
 
 def list_payments(

@@ -157,3 +157,16 @@ def set_status(engine: Engine, action_ids: list[str], status: ActionStatus) -> N
             )
             .values(status=status, updated_at=utcnow())
         )
+
+
+def note_reason(engine: Engine, action_id: str, reason: str) -> None:
+    """Keep the customer's reason for an action; a reason given first is not replaced."""
+    with session_scope(engine) as session:
+        session.execute(
+            update(ActionExecution)
+            .where(
+                col(ActionExecution.id) == action_id,
+                col(ActionExecution.customer_reason).is_(None),
+            )
+            .values(customer_reason=reason)
+        )

@@ -79,6 +79,9 @@ class CustomerMessage(SQLModel, table=True):
     content: str
     channel: str = Field(default="web_chat", max_length=32)
     flags: list[str] = Field(default_factory=list, sa_type=JSON)
+    client_metadata: dict[str, Any] | None = Field(
+        default=None, sa_type=JSON, description="the page and earlier messages the client sent"
+    )
     sentiment: float | None = None
     response_latency_ms: float | None = None
     prompt_tokens: int | None = Field(default=None, description="LLM input tokens spent on it")
@@ -153,6 +156,9 @@ class ActionExecution(SQLModel, table=True):
     policy_reason: str
     requires_human: bool = False
     confirmed_by_customer: bool = False
+    customer_reason: str | None = Field(
+        default=None, max_length=500, description="why the customer asked, in their words"
+    )
     claimed_by: str | None = Field(
         default=None, max_length=128, description="host:pid:boot of the process that claimed it"
     )
