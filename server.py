@@ -16,6 +16,7 @@ from starlette.concurrency import run_in_threadpool
 from graph.builder import build_graph
 from graph.checkpoint import open_checkpointer
 from policies.access import check_reads_reports, check_speaks_for
+from supportgraph import live
 from supportgraph.action_requests import ActionRequest, ConflictError, handle_action
 from supportgraph.agents import api as agents_api
 from supportgraph.agents.queue import fill_queue_inputs
@@ -45,6 +46,7 @@ from supportgraph.api_models import (
     spec_intent,
 )
 from supportgraph.auth.audit import Actor, record_access
+from supportgraph.auth.demo import demo_sign_in
 from supportgraph.auth.guard import allowed, authorize_ticket
 from supportgraph.auth.http import Authenticator, Caller
 from supportgraph.auth.http import install as install_boundary
@@ -54,6 +56,7 @@ from supportgraph.db.models import utcnow
 from supportgraph.escalations import escalate_and_assign
 from supportgraph.http_errors import error_responses, invalid, validation_refusal
 from supportgraph.idempotency import KeyConflict
+from supportgraph.pages import routes as pages
 from supportgraph.replies import read_actions_offered
 from supportgraph.services import Services
 from supportgraph.settings import Settings, get_settings
@@ -87,6 +90,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         with ExitStack() as stack:
             services.warm_up()
             app.state.support = stack.enter_context(open_support_service(services))
+            app.state.demo = demo_sign_in(services)
+            if app.state.demo is not None:
+                authenticator.accept(app.state.demo.secret)
             app.state.turn_admission = asyncio.Semaphore(
                 ADMITTED_PER_TURN_SLOT * services.settings.max_concurrent_turns
             )
@@ -111,6 +117,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.add_exception_handler(RequestValidationError, validation_refusal)
     _add_routes(app)
     app.include_router(agents_api.router)
+    live.install(app)
+    pages.install(app)
     return app
 
 

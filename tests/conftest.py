@@ -30,6 +30,8 @@ from supportgraph.knowledge.embedder import Embedder
 from supportgraph.services import Services
 from supportgraph.settings import Settings, get_settings
 
+pytest_plugins = ("browserkit",)
+
 POSTGRES_URL = os.environ.get("SUPPORTGRAPH_TEST_POSTGRES_URL")
 POSTGRES_SKIP = (
     "SUPPORTGRAPH_TEST_POSTGRES_URL not set: PostgreSQL tests need a server "

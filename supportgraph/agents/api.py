@@ -15,6 +15,7 @@ from supportgraph.agents import queue as waiting
 from supportgraph.agents.models import SupportAgent
 from supportgraph.agents.resolution import knowledge_id, reply, resolve
 from supportgraph.agents.schemas import (
+    ActionStateOut,
     AgentIn,
     AgentOut,
     ClaimIn,
@@ -39,8 +40,9 @@ from supportgraph.auth.audit import Actor, record_access
 from supportgraph.auth.guard import allowed, authorize_ticket
 from supportgraph.auth.http import Caller
 from supportgraph.auth.principals import Principal
-from supportgraph.db.models import CustomerMessage, SupportTicket, TicketStatus
+from supportgraph.db.models import ActionExecution, CustomerMessage, SupportTicket, TicketStatus
 from supportgraph.http_errors import error_responses, invalid
+from supportgraph.services import Services
 from supportgraph.support import NotFoundError, SupportService
 
 agents = APIRouter(prefix="/v1/agents", tags=["agents"])
@@ -70,7 +72,7 @@ def _http_errors() -> Iterator[None]:
         raise HTTPException(409, str(exc)) from exc
 
 
-def _as_agent(caller: Principal, agent_id: str | None) -> Actor:
+def as_agent(caller: Principal, agent_id: str | None) -> Actor:
     """The caller acting as ``agent_id``: themselves, or anyone for an admin."""
     return allowed(check_acts_as_agent(caller, agent_id), caller)
 
@@ -93,10 +95,21 @@ def get_queue(
     agent_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
 ) -> list[QueueEntryOut]:
     """The escalated tickets best first; with agent_id, only those the agent can take."""
-    _as_agent(caller, agent_id)
-    with _http_errors(), Session(support.services.engine) as session:
+    as_agent(caller, agent_id)
+    with _http_errors():
+        return queue_for(support.services, agent_id)
+
+
+def queue_for(services: Services, agent_id: str | None) -> list[QueueEntryOut]:
+    """The queue best first; with agent_id, only the tickets the agent can take.
+
+    Raises:
+        NotFoundError: no such agent.
+
+    """
+    with Session(services.engine) as session:
         skills = get_agent(session, agent_id).skills if agent_id else None
-        entries = waiting.snapshot(support.services)
+        entries = waiting.snapshot(services)
         ids = [entry.item.ticket_id for entry in entries]
         found = session.exec(select(SupportTicket).where(col(SupportTicket.id).in_(ids)))
         tickets = {ticket.id: ticket for ticket in found}
@@ -143,7 +156,7 @@ def put_agent(agent_id: AgentId, body: AgentIn, support: Support, caller: Caller
 @agents.get("/{agent_id}", response_model=AgentOut, responses=error_responses(404))
 def read_agent(agent_id: AgentId, support: Support, caller: Caller) -> AgentOut:
     """An agent and their current load."""
-    _as_agent(caller, agent_id)
+    as_agent(caller, agent_id)
     with _http_errors(), Session(support.services.engine) as session:
         return _agent_out(session, get_agent(session, agent_id))
 
@@ -153,7 +166,7 @@ def post_claim(
     agent_id: AgentId, support: Support, caller: Caller, body: ClaimIn | None = None
 ) -> ClaimOut:
     """Take the named ticket, or (with no body) the best queued one within the agent's skills."""
-    actor = _as_agent(caller, agent_id)
+    actor = as_agent(caller, agent_id)
     ticket_id = body.ticket_id if body else None
     with _http_errors():
         ticket = claim(support.services, agent_id=agent_id, ticket_id=ticket_id)
@@ -177,7 +190,7 @@ def post_reply(
     agent_id: AgentId, ticket_id: TicketId, body: ReplyIn, support: Support, caller: Caller
 ) -> MessageOut:
     """Answer the customer in their conversation."""
-    actor = _as_agent(caller, agent_id)
+    actor = as_agent(caller, agent_id)
     with _http_errors():
         message = reply(support, agent_id=agent_id, ticket_id=ticket_id, text=body.message)
     record_access(support.services.engine, actor, ticket_id, "reply")
@@ -193,7 +206,7 @@ def post_resolve(
     agent_id: AgentId, ticket_id: TicketId, body: ResolveIn, support: Support, caller: Caller
 ) -> ResolveOut:
     """Close the ticket with the correct intent, the final answer and what had to be corrected."""
-    actor = _as_agent(caller, agent_id)
+    actor = as_agent(caller, agent_id)
     with _http_errors():
         feedback = resolve(
             support,
@@ -228,24 +241,43 @@ def get_messages(
     """The conversation as the customer sees it, with the queue position while waiting."""
     with _http_errors():
         actor = authorize_ticket(support.services, caller, ticket_id)
-    with Session(support.services.engine) as session:
+        view = conversation(support.services, ticket_id, after_turn=after_turn)
+    record_access(support.services.engine, actor, ticket_id, "read:messages")
+    return view
+
+
+def conversation(services: Services, ticket_id: str, *, after_turn: int = 0) -> ConversationOut:
+    """The conversation as its customer sees it, with the queue position while waiting.
+
+    Raises:
+        NotFoundError: no such ticket.
+
+    """
+    with Session(services.engine) as session:
         ticket = session.get(SupportTicket, ticket_id)
         if ticket is None:
-            raise HTTPException(404, f"ticket {ticket_id} not found")
+            raise NotFoundError(f"ticket {ticket_id} not found")
         messages = session.exec(
             select(CustomerMessage)
             .where(CustomerMessage.ticket_id == ticket_id, CustomerMessage.turn > after_turn)
             .order_by(col(CustomerMessage.created_at), col(CustomerMessage.turn))
         ).all()
+        proposals = session.exec(
+            select(ActionExecution)
+            .where(ActionExecution.ticket_id == ticket_id)
+            .order_by(col(ActionExecution.created_at))
+        ).all()
     queue = None
     if ticket.status == TicketStatus.ESCALATED:
-        entry = next(e for e in waiting.snapshot(support.services) if e.item.ticket_id == ticket_id)
-        queue = WaitOut(**waiting.wait_view(entry))
-    record_access(support.services.engine, actor, ticket_id, "read:messages")
+        entry = next((e for e in waiting.snapshot(services) if e.item.ticket_id == ticket_id), None)
+        queue = WaitOut(**waiting.wait_view(entry)) if entry else None
     return ConversationOut(
         ticket_id=ticket_id,
         status=ticket.status.value,
+        assigned_agent_id=ticket.assigned_agent_id,
+        csat_score=ticket.csat_score,
         messages=[MessageOut.model_validate(m, from_attributes=True) for m in messages],
+        actions=[ActionStateOut.model_validate(a, from_attributes=True) for a in proposals],
         queue=queue,
     )
 

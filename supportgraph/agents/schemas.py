@@ -125,10 +125,28 @@ class ResolveOut(BaseModel):
     knowledge_id: str
 
 
+class ActionStateOut(BaseModel):
+    """An action proposed or carried out in the conversation, and where it stands."""
+
+    id: str
+    action: str
+    arguments: dict[str, Any]
+    arguments_hash: str
+    status: str
+    requires_human: bool
+    policy_reason: str
+    executed_at: datetime | None
+
+
 class ConversationOut(BaseModel):
     """The customer's view: messages after a turn and, while waiting, the queue position."""
 
     ticket_id: str
     status: str
+    assigned_agent_id: str | None = None
+    csat_score: int | None = None
     messages: list[MessageOut]
+    actions: list[ActionStateOut] = Field(
+        default_factory=list, description="the ticket's proposals and executed actions"
+    )
     queue: WaitOut | None
