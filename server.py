@@ -312,7 +312,9 @@ def _add_routes(app: FastAPI) -> None:
             verified_days=settings.verified_resolution_days,
         )
         label = period or ("custom" if start_given else DEFAULT_PERIOD)
-        return AnalyticsResponse.model_validate({**figures, "period": label})
+        return AnalyticsResponse.model_validate(
+            {**figures, "period": label, "auto_resolved_pct": figures["deflection_rate"]}
+        )
 
     @app.post("/v1/support/csat", response_model=CsatResponse, responses=error_responses(400, 404))
     def post_csat(body: CsatRequest, support: Support, caller: Caller) -> CsatResponse:

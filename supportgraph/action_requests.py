@@ -22,7 +22,7 @@ from supportgraph.db.models import (
     TicketStatus,
     utcnow,
 )
-from supportgraph.replies import executed_sentence, shipping_sentence
+from supportgraph.replies import executed_sentence, refund_sentence, shipping_sentence
 from supportgraph.support import NotFoundError, SupportService
 from tools import account
 from tools import actions as action_tools
@@ -115,6 +115,7 @@ def _read(service: SupportService, request: ActionRequest) -> ActionResponse:
     estimate = found["estimate"]
     return ActionResponse(
         action_id=None,
+        action_type=request.action,
         action=request.action,
         status="executed",
         parameters={"order_id": found["order_id"]},
@@ -143,6 +144,7 @@ def _respond(service: SupportService, request: ActionRequest) -> ActionResponse:
     reason = {"reason": row.customer_reason} if row.customer_reason else {}
     return ActionResponse(
         action_id=row.id,
+        action_type=row.action,
         action=row.action,
         status=status,
         parameters={**row.arguments, **reason},
@@ -159,11 +161,11 @@ def _respond(service: SupportService, request: ActionRequest) -> ActionResponse:
 def _told(service: SupportService, row: ActionExecution) -> str:
     """The sentence for the customer, from the stored result; refunds say when they appear."""
     assert row.result is not None
-    sentence = executed_sentence(row.action, row.result)
     if row.action in ("process_refund", "cancel_order"):
-        fewest, most = service.services.policy.refunds.days_to_appear
-        sentence += f" Refunds take {fewest}-{most} business days to appear."
-    return sentence
+        return refund_sentence(
+            row.action, row.result, service.services.policy.refunds.days_to_appear
+        )
+    return executed_sentence(row.action, row.result)
 
 
 def _execute_request(service: SupportService, request: ActionRequest) -> ActionExecution:

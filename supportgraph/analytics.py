@@ -1,8 +1,9 @@
 """Analytics computed from the stored records only, and the CSAT score a customer gives.
 
-The I/O is two queries (``load_period``); everything else is a pure function over their
-rows, so each figure can be checked against records inserted for the purpose. A mean over
-no values is ``None``: nothing here is invented.
+The I/O is in ``load_period`` (the period's tickets, then their messages, classifications
+and escalation decisions, then the customers' later tickets); everything else is a pure
+function over those rows, so each figure can be checked against records inserted for the
+purpose. A mean over no values is ``None``: nothing here is invented.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from statistics import fmean
 from typing import Any, Literal
@@ -19,8 +20,21 @@ from typing import Any, Literal
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from supportgraph.analytics_series import (
+    escalation_reasons,
+    latency_percentiles,
+    tier_shares,
+    utc_day,
+    utc_days,
+)
 from supportgraph.db.engine import session_scope
-from supportgraph.db.models import CustomerMessage, SupportTicket, TicketStatus
+from supportgraph.db.models import (
+    CustomerMessage,
+    EscalationDecision,
+    IntentClassification,
+    SupportTicket,
+    TicketStatus,
+)
 from supportgraph.settings import Settings
 
 PENDING = frozenset({TicketStatus.OPEN, TicketStatus.AWAITING_CUSTOMER})
@@ -62,11 +76,17 @@ class Prices:
 
 @dataclass
 class Usage:
-    """What a ticket's messages recorded: AI reply latencies and LLM tokens."""
+    """What a ticket's turns recorded.
+
+    AI reply latencies, LLM tokens, the cascade tier of each primary classification, and
+    the rule of the first decision that escalated it.
+    """
 
     latencies_ms: list[float] = field(default_factory=list)
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    tiers: list[str] = field(default_factory=list)
+    escalation_rule: str | None = None
 
 
 @dataclass
@@ -88,21 +108,31 @@ def is_ai_resolved(ticket: SupportTicket) -> bool:
     return ticket.status == TicketStatus.RESOLVED and ticket.resolved_by == "ai"
 
 
-PERIOD_PATTERN = r"^(\d{1,4})([hdw])$"
-PERIOD_UNITS = {"h": timedelta(hours=1), "d": timedelta(days=1), "w": timedelta(weeks=1)}
+PERIOD_PATTERN = r"^(?:(\d{1,4})([hdw])|last_(\d{1,4})_(hours|days|weeks))$"
+PERIOD_UNITS = {
+    "h": timedelta(hours=1),
+    "d": timedelta(days=1),
+    "w": timedelta(weeks=1),
+    "hours": timedelta(hours=1),
+    "days": timedelta(days=1),
+    "weeks": timedelta(weeks=1),
+}
 DEFAULT_PERIOD = "30d"
 
 
 def period_length(period: str) -> timedelta:
-    """How long a period such as ``24h``, ``7d`` or ``4w`` is (it ends now)."""
+    """How long a period such as ``24h``, ``7d``, ``4w`` or ``last_30_days`` is (it ends now)."""
     match = re.match(PERIOD_PATTERN, period)
-    if match is None or int(match.group(1)) == 0:
+    count, unit = (
+        (match.group(1) or match.group(3), match.group(2) or match.group(4)) if match else ("0", "")
+    )
+    if int(count) == 0:
         raise ValueError(f"period {period!r} is not a count of h, d or w, for example 7d")
-    return int(match.group(1)) * PERIOD_UNITS[match.group(2)]
+    return int(count) * PERIOD_UNITS[unit]
 
 
 def load_period(engine: Engine, *, start: datetime, end: datetime) -> PeriodRecords:
-    """Tickets created in ``[start, end)``, their messages' usage, and later tickets."""
+    """Tickets created in ``[start, end)``, what their turns recorded, and later tickets."""
     with Session(engine) as session:
         tickets = list(
             session.exec(
@@ -111,10 +141,7 @@ def load_period(engine: Engine, *, start: datetime, end: datetime) -> PeriodReco
                 )
             ).all()
         )
-        ids = [t.id for t in tickets]
-        messages = session.exec(
-            select(CustomerMessage).where(col(CustomerMessage.ticket_id).in_(ids))
-        ).all()
+        usage = _turn_usage(session, [t.id for t in tickets])
         customers = {t.customer_id for t in tickets if is_ai_resolved(t)}
         # A return visit may come after the period ends: it is looked up without an end.
         later = session.exec(
@@ -122,6 +149,24 @@ def load_period(engine: Engine, *, start: datetime, end: datetime) -> PeriodReco
                 col(SupportTicket.customer_id).in_(customers), SupportTicket.created_at >= start
             )
         ).all()
+    return PeriodRecords(tickets=tickets, usage=usage, later_tickets=list(later))
+
+
+def _turn_usage(session: Session, ids: list[str]) -> dict[str, Usage]:
+    """Per ticket: its messages' latencies and tokens, its tiers, its first escalating rule."""
+    messages = session.exec(
+        select(CustomerMessage).where(col(CustomerMessage.ticket_id).in_(ids))
+    ).all()
+    classifications = session.exec(
+        select(IntentClassification.ticket_id, IntentClassification.classifier_used).where(
+            col(IntentClassification.ticket_id).in_(ids), col(IntentClassification.is_primary)
+        )
+    ).all()
+    escalations = session.exec(
+        select(EscalationDecision.ticket_id, EscalationDecision.rule_id)
+        .where(col(EscalationDecision.ticket_id).in_(ids), col(EscalationDecision.escalate))
+        .order_by(col(EscalationDecision.created_at))
+    ).all()
     usage: dict[str, Usage] = defaultdict(Usage)
     for message in messages:
         entry = usage[message.ticket_id]
@@ -129,7 +174,11 @@ def load_period(engine: Engine, *, start: datetime, end: datetime) -> PeriodReco
             entry.latencies_ms.append(message.response_latency_ms)
         entry.prompt_tokens += message.prompt_tokens or 0
         entry.completion_tokens += message.completion_tokens or 0
-    return PeriodRecords(tickets=tickets, usage=dict(usage), later_tickets=list(later))
+    for ticket_id, tier in classifications:
+        usage[ticket_id].tiers.append(tier)
+    for ticket_id, rule_id in reversed(escalations):  # the earliest is written last
+        usage[ticket_id].escalation_rule = rule_id
+    return dict(usage)
 
 
 def resolution_outcome(
@@ -198,6 +247,23 @@ def verification_figures(outcomes: Sequence[Outcome]) -> dict[str, Any]:
     }
 
 
+def ticket_counts(tickets: Sequence[SupportTicket]) -> dict[str, Any]:
+    """How many tickets, how many the AI resolved, escalated, still pending; the deflection."""
+    total = len(tickets)
+    ai_resolved = sum(1 for t in tickets if is_ai_resolved(t))
+    return {
+        "total_tickets": total,
+        "ai_resolved": ai_resolved,
+        "escalated": sum(1 for t in tickets if t.escalated_at is not None),
+        "pending": sum(1 for t in tickets if t.status in PENDING),
+        "deflection_rate": round(ai_resolved / total, 4) if total else 0.0,
+    }
+
+
+def _latencies(tickets: Sequence[SupportTicket], usage: dict[str, Usage]) -> list[float]:
+    return [ms for t in tickets if t.id in usage for ms in usage[t.id].latencies_ms]
+
+
 def figures(
     tickets: Sequence[SupportTicket],
     usage: dict[str, Usage],
@@ -206,16 +272,11 @@ def figures(
 ) -> dict[str, Any]:
     """Every figure of one group of tickets (the whole period, or one A/B variant)."""
     ai_resolved = [t for t in tickets if is_ai_resolved(t)]
-    total = len(tickets)
+    latencies = _latencies(tickets, usage)
     return {
-        "total_tickets": total,
-        "ai_resolved": len(ai_resolved),
-        "escalated": sum(1 for t in tickets if t.escalated_at is not None),
-        "pending": sum(1 for t in tickets if t.status in PENDING),
-        "deflection_rate": round(len(ai_resolved) / total, 4) if total else 0.0,
-        "avg_ai_response_ms": _mean(
-            ms for t in tickets if t.id in usage for ms in usage[t.id].latencies_ms
-        ),
+        **ticket_counts(tickets),
+        "avg_ai_response_ms": _mean(latencies),
+        **latency_percentiles(latencies),
         "avg_csat_ai": _mean(t.csat_score for t in ai_resolved if t.csat_score is not None),
         "avg_csat_human": _mean(
             t.csat_score for t in tickets if t.resolved_by == "human" and t.csat_score is not None
@@ -223,7 +284,47 @@ def figures(
         **cost_figures(tickets, usage, prices),
         "top_intents": top_intents(tickets),
         **verification_figures([outcomes[t.id] for t in ai_resolved]),
+        "escalation_reasons": escalation_reasons(
+            usage[t.id].escalation_rule if t.id in usage else None
+            for t in tickets
+            if t.escalated_at is not None
+        ),
+        "cascade_tiers": tier_shares(
+            tier for t in tickets if t.id in usage for tier in usage[t.id].tiers
+        ),
     }
+
+
+def daily_series(
+    records: PeriodRecords,
+    outcomes: dict[str, Outcome],
+    prices: Prices,
+    *,
+    start: datetime,
+    end: datetime,
+) -> list[dict[str, Any]]:
+    """One row per UTC day of ``[start, end)`` by creation day; a day without tickets has zeros.
+
+    A rate over nothing stays as the whole period's is: deflection 0.0, the verified
+    resolution rate and the latencies None.
+    """
+    by_day: dict[date, list[SupportTicket]] = defaultdict(list)
+    for ticket in records.tickets:
+        by_day[utc_day(ticket.created_at)].append(ticket)
+    rows = []
+    for day in utc_days(start, end):
+        group = by_day.get(day, [])
+        verified = verification_figures([outcomes[t.id] for t in group if is_ai_resolved(t)])
+        rows.append(
+            {
+                "date": day.isoformat(),
+                **ticket_counts(group),
+                "verified_resolution_rate": verified["verified_resolution_rate"],
+                **latency_percentiles(_latencies(group, records.usage)),
+                "cost_savings_usd": cost_figures(group, records.usage, prices)["cost_savings_usd"],
+            }
+        )
+    return rows
 
 
 def compute_analytics(
@@ -249,6 +350,7 @@ def compute_analytics(
         "window": {"start": start.isoformat(), "end": end.isoformat()},
         "verified_resolution_days": verified_days,
         **figures(records.tickets, records.usage, outcomes, prices),
+        "daily": daily_series(records, outcomes, prices, start=start, end=end),
         "by_variant": [
             {"variant": variant, **figures(group, records.usage, outcomes, prices)}
             for variant, group in sorted(variants.items(), key=lambda item: item[0] or "")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from supportgraph import spec_examples
 
 ID_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
 Channel = Literal["web_chat", "mobile", "email", "sms", "voice", "api"]
@@ -72,6 +74,8 @@ class MessageMetadata(BaseModel):
 
 class MessageRequest(BaseModel):
     """A customer message; a new or absent ticket_id opens a ticket."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [spec_examples.MESSAGE]})
 
     customer_id: str | None = Field(
         default=None, pattern=ID_PATTERN, examples=["cust_456"], description=CUSTOMER_ID_DOC
@@ -165,6 +169,8 @@ ActionName = Literal[
 class ActionRequestBody(BaseModel):
     """A request to execute an action the customer confirmed (or to run a read action)."""
 
+    model_config = ConfigDict(json_schema_extra={"examples": [spec_examples.ACTION]})
+
     ticket_id: str = Field(pattern=ID_PATTERN)
     customer_id: str | None = Field(
         default=None,
@@ -235,7 +241,8 @@ class ActionResponse(BaseModel):
     """The state of an action after the request."""
 
     action_id: str | None = Field(description="the stored action; null for a read action")
-    action: str
+    action_type: str
+    action: str = Field(deprecated=True, description="the older name of action_type")
     status: str
     parameters: dict[str, Any]
     reason: str
@@ -243,16 +250,29 @@ class ActionResponse(BaseModel):
     requires_human: bool
     result: str | None = Field(
         description="what the customer is told once it was carried out; null otherwise",
-        examples=["Done: order ORD-789 is cancelled and $1,299.00 is being refunded ..."],
+        examples=[
+            "Refund of $1,299.00 initiated for order ORD-789. Expect 5-10 business days for "
+            "processing."
+        ],
     )
     details: dict[str, Any] | None = Field(description="the stored outcome, field by field")
     error: str | None
     executed_at: datetime | None
     replayed: bool = False
 
+    @model_validator(mode="before")
+    @classmethod
+    def _both_names(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            name = data.get("action_type") or data.get("action")
+            data = {**data, "action_type": name, "action": name}
+        return data
+
 
 class EscalateRequest(BaseModel):
     """Hand a ticket to a person."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [spec_examples.ESCALATE]})
 
     ticket_id: str = Field(pattern=ID_PATTERN)
     customer_id: str | None = Field(
@@ -344,6 +364,44 @@ class TopIntentOut(BaseModel):
     )
 
 
+class EscalationReasonOut(BaseModel):
+    """How many escalated tickets one rule sent to a person."""
+
+    rule_id: str = Field(
+        description="the rule of the ticket's first escalating decision (score.<signal>, "
+        "escalate.always.<rule>, escalate.customer ...); unrecorded when none is stored",
+        examples=["escalate.customer"],
+    )
+    count: int
+
+
+class CascadeTierOut(BaseModel):
+    """How many primary intent classifications one tier of the cascade made."""
+
+    tier: str = Field(description="rules, embedding, llm, fallback (IntentClassification)")
+    count: int
+    share: float | None = Field(
+        description="a fraction 0-1 of the group's primary classifications; null without any"
+    )
+
+
+class DailyFigures(BaseModel):
+    """One UTC day of the period, by ticket creation day; a day without tickets has zeros."""
+
+    date: date
+    total_tickets: int
+    ai_resolved: int
+    escalated: int
+    pending: int
+    deflection_rate: float = Field(description="ai_resolved / total_tickets (0 without tickets)")
+    verified_resolution_rate: float | None = Field(
+        description="over the day's AI resolutions decided so far; null when none is"
+    )
+    latency_p50_ms: float | None
+    latency_p95_ms: float | None
+    cost_savings_usd: float
+
+
 class AnalyticsFigures(BaseModel):
     """The figures of a group of tickets; a mean over no values is null."""
 
@@ -353,6 +411,10 @@ class AnalyticsFigures(BaseModel):
     pending: int
     deflection_rate: float = Field(description="ai_resolved / total_tickets (0 without tickets)")
     avg_ai_response_ms: float | None
+    latency_p50_ms: float | None = Field(
+        description="median latency of the AI's replies (linear interpolation); null without any"
+    )
+    latency_p95_ms: float | None = Field(description="95th percentile of the same latencies")
     avg_csat_ai: float | None
     avg_csat_human: float | None
     cost_savings_usd: float = Field(
@@ -370,6 +432,12 @@ class AnalyticsFigures(BaseModel):
     verified_resolutions: int
     verified_resolution_returned: int
     verified_resolution_pending: int
+    escalation_reasons: list[EscalationReasonOut] = Field(
+        description="escalated tickets per rule, most first; the counts add up to escalated"
+    )
+    cascade_tiers: list[CascadeTierOut] = Field(
+        description="primary classifications per cascade tier, in cascade order"
+    )
 
 
 class VariantAnalytics(AnalyticsFigures):
@@ -393,5 +461,10 @@ class AnalyticsResponse(AnalyticsFigures):
         examples=["7d"],
     )
     window: AnalyticsPeriod = Field(description="the creation times the period covers")
+    auto_resolved_pct: float = Field(
+        description="the share of tickets the AI resolved, as a fraction (deflection_rate)",
+        examples=[0.72],
+    )
     verified_resolution_days: int
+    daily: list[DailyFigures] = Field(description="every UTC day the period touches, in order")
     by_variant: list[VariantAnalytics]

@@ -128,6 +128,16 @@ def executed_sentence(action: str, result: dict[str, Any]) -> str:
     return f"Done: order {order['order_id']} will now ship to {result['address']}."
 
 
+def refund_sentence(action: str, result: dict[str, Any], days: tuple[int, int] | list[int]) -> str:
+    """The spec's result sentence for a refund or a cancellation, from its stored result."""
+    order = result.get("order") or {}
+    refunded = result.get("refunded") or order.get("refunded_total") or order.get("total")
+    head = f"Refund of {_money(refunded)} initiated for order {order['order_id']}."
+    if action == "cancel_order" or order.get("status") == "cancelled":
+        head += " The order is cancelled, so it will not ship."
+    return f"{head} Expect {days[0]}-{days[1]} business days for processing."
+
+
 def _article(part: AnswerPart) -> str:
     text = _quoted(part["facts"])
     return f"{APOLOGY} {text}" if part["facts"].get("apology") else text

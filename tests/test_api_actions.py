@@ -175,8 +175,8 @@ def test_the_spec_shape_refunds_once_and_says_so_from_the_stored_refund(
     [payment] = refund_payments(services, "ORD-789")
     assert payment.amount_cents == 129900
     assert first.json()["result"] == (
-        "Done: order ORD-789 is cancelled and $1,299.00 is being refunded to your original "
-        "payment method. Refunds take 5-10 business days to appear."
+        "Refund of $1,299.00 initiated for order ORD-789. The order is cancelled, so it will "
+        "not ship. Expect 5-10 business days for processing."
     )
     again = client.post("/v1/support/action", json=body)
     assert again.status_code == 200 and again.json()["action_id"] == first.json()["action_id"]
