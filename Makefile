@@ -31,6 +31,7 @@ chat: setup
 
 test: setup
 	$(BIN)/pytest -q
+	$(BIN)/supportgraph db check
 	$(BIN)/supportgraph eval --summary
 
 unit: setup

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from supportgraph.auth.cli import app as keys_app
+from supportgraph.db.cli import app as db_app
 from supportgraph.escalation_cli import app as escalation_app
 from supportgraph.intents.cli import app as classifier_app
 from supportgraph.knowledge.cli import app as kb_app
@@ -20,6 +21,7 @@ app.add_typer(classifier_app, name="classifier")
 app.add_typer(kb_app, name="kb")
 app.add_typer(escalation_app, name="escalation")
 app.add_typer(keys_app, name="keys")
+app.add_typer(db_app, name="db")
 
 
 def _services():  # type: ignore[no-untyped-def]

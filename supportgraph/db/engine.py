@@ -1,4 +1,4 @@
-"""Engine creation for SQLite (WAL) and PostgreSQL, and schema creation."""
+"""Engine creation for SQLite (WAL) and PostgreSQL; the schema comes from ``db.schema``."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, event, inspect, text
+from sqlalchemy import Engine, event
 from sqlalchemy.engine import make_url
-from sqlmodel import Session, SQLModel, create_engine
+from sqlmodel import Session, create_engine
 
 
 def normalize_url(url: str) -> str:
@@ -44,38 +44,10 @@ def make_engine(url: str) -> Engine:
 
 
 def create_schema(engine: Engine) -> None:
-    """Create every table that does not exist yet (support records and the demo store)."""
-    from supportgraph.agents import models as agent_models  # noqa: F401
-    from supportgraph.auth import models as auth_models  # noqa: F401
-    from supportgraph.commerce import demo_tables  # noqa: F401  (registers the tables)
-    from supportgraph.db import models  # noqa: F401
+    """Bring the records' schema to the newest migration (creating it in a new database)."""
+    from supportgraph.db.schema import upgrade
 
-    SQLModel.metadata.create_all(engine)
-    add_missing_columns(engine)
-
-
-def add_missing_columns(engine: Engine) -> list[str]:
-    """Add columns that newer code defines but an existing table lacks (nullable ones only).
-
-    A database created by an earlier version keeps its rows; anything beyond adding a
-    nullable column needs a real migration.
-    """
-    inspector = inspect(engine)
-    added: list[str] = []
-    with engine.begin() as connection:
-        for table in SQLModel.metadata.sorted_tables:
-            if not inspector.has_table(table.name):
-                continue
-            present = {column["name"] for column in inspector.get_columns(table.name)}
-            for column in table.columns:
-                if column.name in present or not column.nullable:
-                    continue
-                kind = column.type.compile(dialect=engine.dialect)
-                connection.execute(
-                    text(f'ALTER TABLE "{table.name}" ADD COLUMN "{column.name}" {kind}')
-                )
-                added.append(f"{table.name}.{column.name}")
-    return added
+    upgrade(engine)
 
 
 @contextmanager

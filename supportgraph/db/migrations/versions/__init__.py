@@ -1,0 +1,1 @@
+"""The revisions, oldest first by number; each names the one it follows."""
