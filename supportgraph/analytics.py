@@ -305,8 +305,8 @@ def daily_series(
 ) -> list[dict[str, Any]]:
     """One row per UTC day of ``[start, end)`` by creation day; a day without tickets has zeros.
 
-    A rate over nothing stays as the whole period's is: deflection 0.0, the verified
-    resolution rate and the latencies None.
+    A rate or percentile over nothing is None (deflection included, unlike the period's 0.0),
+    so a chart shows a day without tickets as a gap, not as a day the AI resolved none.
     """
     by_day: dict[date, list[SupportTicket]] = defaultdict(list)
     for ticket in records.tickets:
@@ -314,11 +314,13 @@ def daily_series(
     rows = []
     for day in utc_days(start, end):
         group = by_day.get(day, [])
+        counts = ticket_counts(group)
         verified = verification_figures([outcomes[t.id] for t in group if is_ai_resolved(t)])
         rows.append(
             {
                 "date": day.isoformat(),
-                **ticket_counts(group),
+                **counts,
+                "deflection_rate": counts["deflection_rate"] if group else None,
                 "verified_resolution_rate": verified["verified_resolution_rate"],
                 **latency_percentiles(_latencies(group, records.usage)),
                 "cost_savings_usd": cost_figures(group, records.usage, prices)["cost_savings_usd"],

@@ -393,7 +393,9 @@ class DailyFigures(BaseModel):
     ai_resolved: int
     escalated: int
     pending: int
-    deflection_rate: float = Field(description="ai_resolved / total_tickets (0 without tickets)")
+    deflection_rate: float | None = Field(
+        description="ai_resolved / total_tickets; null on a day without tickets"
+    )
     verified_resolution_rate: float | None = Field(
         description="over the day's AI resolutions decided so far; null when none is"
     )

@@ -12,12 +12,15 @@ from sqlmodel import Session, col, select
 from policies.access import check_acts_as_agent, check_manages_agents
 from policies.queue import can_take
 from supportgraph.agents import queue as waiting
+from supportgraph.agents.approvals import Verdict, decide
 from supportgraph.agents.models import SupportAgent
 from supportgraph.agents.resolution import knowledge_id, reply, resolve
 from supportgraph.agents.schemas import (
     ActionStateOut,
     AgentIn,
     AgentOut,
+    ApprovalIn,
+    ApprovalOut,
     ClaimIn,
     ClaimOut,
     ConversationOut,
@@ -51,6 +54,8 @@ router = APIRouter()
 
 AgentId = Annotated[str, Path(pattern=ID_PATTERN)]
 TicketId = Annotated[str, Path(pattern=ID_PATTERN)]
+ActionId = Annotated[str, Path(pattern=ID_PATTERN)]
+OPERATION_OF = {Verdict.APPROVED: "approve", Verdict.REJECTED: "reject"}  # in the audit
 
 
 def _support(request: Request) -> SupportService:
@@ -227,6 +232,71 @@ def post_resolve(
         feedback_id=feedback.id,
         knowledge_id=knowledge_id(feedback),
     )
+
+
+def _decided(
+    verdict: Verdict,
+    ids: tuple[str, str, str],
+    body: ApprovalIn | None,
+    support: SupportService,
+    caller: Principal,
+) -> ApprovalOut:
+    """Record the agent's verdict on a proposal waiting for a person, and audit it."""
+    agent_id, ticket_id, action_id = ids
+    actor = as_agent(caller, agent_id)
+    with _http_errors():
+        done = decide(
+            support,
+            agent_id=agent_id,
+            ticket_id=ticket_id,
+            action_id=action_id,
+            verdict=verdict,
+            note=body.note if body else None,
+        )
+    record_access(support.services.engine, actor, ticket_id, OPERATION_OF[verdict])
+    return ApprovalOut(
+        ticket_id=ticket_id,
+        decision=done.verdict.value,
+        decided_by=done.decided_by,
+        note=done.note,
+        reason=done.action.error or done.action.policy_reason,
+        action=ActionStateOut.model_validate(done.action, from_attributes=True),
+        told_customer=done.told,
+    )
+
+
+@agents.post(
+    "/{agent_id}/tickets/{ticket_id}/actions/{action_id}/approve",
+    response_model=ApprovalOut,
+    responses=error_responses(400, 404, 409),
+)
+def post_approve(
+    agent_id: AgentId,
+    ticket_id: TicketId,
+    action_id: ActionId,
+    support: Support,
+    caller: Caller,
+    body: ApprovalIn | None = None,
+) -> ApprovalOut:
+    """Approve a proposal that policy left for a person: checked again, then performed once."""
+    return _decided(Verdict.APPROVED, (agent_id, ticket_id, action_id), body, support, caller)
+
+
+@agents.post(
+    "/{agent_id}/tickets/{ticket_id}/actions/{action_id}/reject",
+    response_model=ApprovalOut,
+    responses=error_responses(400, 404, 409),
+)
+def post_reject(
+    agent_id: AgentId,
+    ticket_id: TicketId,
+    action_id: ActionId,
+    support: Support,
+    caller: Caller,
+    body: ApprovalIn | None = None,
+) -> ApprovalOut:
+    """Reject a proposal that policy left for a person: nothing is performed."""
+    return _decided(Verdict.REJECTED, (agent_id, ticket_id, action_id), body, support, caller)
 
 
 @customers.get(

@@ -150,3 +150,28 @@ class ConversationOut(BaseModel):
         default_factory=list, description="the ticket's proposals and executed actions"
     )
     queue: WaitOut | None
+
+
+class ApprovalIn(BaseModel):
+    """A person's decision on a proposal that policy left for one, with an optional note."""
+
+    note: str | None = Field(
+        default=None,
+        max_length=500,
+        description="why; a rejection's note is told to the customer",
+        examples=["Approved after checking the photos of the dead pixels."],
+    )
+
+
+class ApprovalOut(BaseModel):
+    """The decision and the stored outcome of the action (executed, denied or failed)."""
+
+    ticket_id: str
+    decision: str = Field(description="approved or rejected")
+    decided_by: str
+    note: str | None
+    reason: str = Field(description="why the action ended as it did")
+    action: ActionStateOut
+    told_customer: str | None = Field(
+        description="the message posted to the customer; null when the decision was made before"
+    )

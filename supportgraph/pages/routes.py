@@ -18,6 +18,7 @@ from supportgraph.api_models import ID_PATTERN
 from supportgraph.auth.demo import DEMO_LEAD, DemoRefused, DemoRole, DemoSignIn
 from supportgraph.demo.fixtures import FIXTURE_CUSTOMERS
 from supportgraph.http_errors import error_responses, invalid
+from supportgraph.pages import help as help_centre
 from supportgraph.support import SupportService
 
 HERE = Path(__file__).parent
@@ -113,5 +114,6 @@ def demo_sign_in(body: DemoSignInBody, request: Request) -> dict[str, object]:
 def install(app: FastAPI) -> None:
     """Serve the pages, their static files and the demo sign-in."""
     app.include_router(router)
+    app.include_router(help_centre.router)
     app.include_router(demo)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
