@@ -60,3 +60,26 @@ def search(
         scores = f"score={hit.score:.3f} (dense={hit.dense:.3f} bm25={hit.lexical:.2f})"
         typer.echo(f"{rank}. {hit.id}  {scores}")
         typer.echo(f"   {hit.title}: {hit.heading}\n   {preview}")
+
+
+@app.command("calibrate-answerability")
+def calibrate_answerability(
+    data: Annotated[Path, typer.Option(exists=True, help="labelled questions (JSON lines)")] = Path(
+        "evals/knowledge/answerability.jsonl"
+    ),
+    abstain: Annotated[
+        float, typer.Option(min=0.5, max=1.0, help="abstention wanted on unanswerable questions")
+    ] = 0.92,
+    out: Annotated[Path | None, typer.Option(help="default: the packaged model")] = None,
+) -> None:
+    """Fit when an answer may be given: the best passage must answer the question asked."""
+    import json
+
+    from supportgraph.knowledge.answerability import MODEL_FILE
+    from supportgraph.knowledge.answerability_fit import fit
+
+    model, report = fit(_services(), data, abstain=abstain)
+    target = out or MODEL_FILE
+    target.write_text(json.dumps(model.to_json(), indent=1) + "\n")
+    typer.echo(json.dumps(report, indent=2))
+    typer.echo(f"written to {target}")

@@ -271,6 +271,13 @@ class KnowledgeIndex:
             self._lexical[kind] = LexicalIndex(list(stored), texts)
         return self._lexical[kind]
 
+    def all_texts(self, kind: str = "article") -> list[str]:
+        """Every chunk of a kind as title, heading and text (what a search can match)."""
+        return [
+            f"{meta.get('title', '')} {meta.get('heading', '')} {text}"
+            for text, meta, _ in self._stored(kind).values()
+        ]
+
     def _stored(self, kind: str) -> dict[str, StoredChunk]:
         """Every chunk of a kind by id, read from Chroma once and kept until this index writes.
 
