@@ -11,11 +11,12 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import Response
 from starlette.concurrency import run_in_threadpool
 
 from graph.builder import build_graph
 from graph.checkpoint import open_checkpointer
-from policies.access import check_reads_reports, check_speaks_for
+from policies.access import check_reads_metrics, check_reads_reports, check_speaks_for
 from supportgraph import live
 from supportgraph.action_requests import ActionRequest, ConflictError, handle_action
 from supportgraph.agents import api as agents_api
@@ -53,9 +54,12 @@ from supportgraph.auth.http import install as install_boundary
 from supportgraph.auth.principals import Principal
 from supportgraph.auth.rate_limits import RateLimits
 from supportgraph.db.models import utcnow
+from supportgraph.draining import Drain, DrainMiddleware
 from supportgraph.escalations import escalate_and_assign
 from supportgraph.http_errors import error_responses, invalid, validation_refusal
 from supportgraph.idempotency import KeyConflict
+from supportgraph.metrics import CONTENT_TYPE as METRICS_CONTENT_TYPE
+from supportgraph.observability import RequestContext
 from supportgraph.pages import routes as pages
 from supportgraph.replies import read_actions_offered
 from supportgraph.services import Services
@@ -119,6 +123,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     app.include_router(agents_api.router)
     live.install(app)
     pages.install(app)
+    app.state.drain = Drain()
+    app.add_middleware(DrainMiddleware, drain=app.state.drain)  # before auth and the routes
+    app.add_middleware(RequestContext)  # request ids on every log line, refusals' too
     return app
 
 
@@ -139,11 +146,14 @@ async def _turn_admission(
     it, and a finished turn's response validation queued behind them.
     """
     admission: asyncio.Semaphore = app.state.turn_admission
+    waiting = time.perf_counter()
     try:
         async with asyncio.timeout(support.turn_wait_left(received)):
             await admission.acquire()
     except TimeoutError as exc:
+        support.metrics.admission(time.perf_counter() - waiting, admitted=False)
         raise support.busy() from exc
+    support.metrics.admission(time.perf_counter() - waiting, admitted=True)
     try:
         yield
     finally:
@@ -161,9 +171,20 @@ TicketId = Annotated[str, Path(pattern=ID_PATTERN)]
 
 
 def _add_routes(app: FastAPI) -> None:
-    @app.get("/healthz")
+    @app.get("/healthz", responses=error_responses(503, signed_in=False))
     def healthz() -> dict[str, str]:
+        """Alive; 503 while the server drains before it stops."""
         return {"status": "ok"}
+
+    @app.get(
+        "/metrics",
+        response_class=Response,
+        responses={200: {"content": {METRICS_CONTENT_TYPE: {}}}, **error_responses()},
+    )
+    def get_metrics(support: Support, caller: Caller) -> Response:
+        """The process's metrics in Prometheus' text format (scope admin)."""
+        allowed(check_reads_metrics(caller), caller)
+        return Response(support.metrics.render(), media_type=METRICS_CONTENT_TYPE)
 
     @app.post(
         "/v1/support/message",

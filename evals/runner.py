@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydantic import SecretStr
 from sklearn.metrics import f1_score
 
 from evals.knowledge_eval import run_knowledge_eval
@@ -28,6 +29,18 @@ from supportgraph.settings import Settings
 from supportgraph.support import SupportService
 
 DEFAULT_THRESHOLDS = Path(__file__).with_name("thresholds.toml")
+DEFAULT_EVAL_LLM_MODEL = "default"
+
+
+def with_llm(settings: Settings, url: str, model: str | None = None) -> Settings:
+    """The settings pointed at an OpenAI-compatible endpoint (a key is sent even if unused)."""
+    return settings.model_copy(
+        update={
+            "llm_base_url": url,
+            "llm_model": model or settings.llm_model or DEFAULT_EVAL_LLM_MODEL,
+            "llm_api_key": settings.llm_api_key or SecretStr("not-needed"),
+        }
+    )
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -47,12 +60,21 @@ class Workspace:
 
 
 @contextmanager
-def eval_workspace(services: Services | None = None) -> Iterator[Workspace]:
-    """A temporary folder holding a prepared template database (deleted afterwards)."""
+def eval_workspace(
+    services: Services | None = None, *, llm_url: str | None = None, llm_model: str | None = None
+) -> Iterator[Workspace]:
+    """A temporary folder holding a prepared template database (deleted afterwards).
+
+    Without ``services`` they are built from the environment's settings over that folder, with
+    ``llm_url`` (if given) as their LLM endpoint.
+    """
     with tempfile.TemporaryDirectory(prefix="supportgraph-eval-") as tmp:
         root = Path(tmp)
         template = root / "template.sqlite"
-        base = services or Services(Settings(data_dir=root, database_url=f"sqlite:///{template}"))
+        settings = Settings(data_dir=root, database_url=f"sqlite:///{template}")
+        if llm_url:
+            settings = with_llm(settings, llm_url, llm_model)
+        base = services or Services(settings)
         if services is None:
             prepare(base)
             base.warm_up()  # every sandbox then shares the loaded models, as one server would
@@ -85,15 +107,22 @@ def run_suites(
     repeat: int = 1,
     directory: Path | None = None,
     langsmith_client: Any | None = None,
+    llm_url: str | None = None,
+    llm_model: str | None = None,
 ) -> dict[str, Any]:
     """Replay every scenario of the suite(s) ``repeat`` times and report metrics and failures.
 
     With a LangSmith key set (or a client given) the run is also uploaded as an experiment.
+    With ``llm_url`` the turns use that OpenAI-compatible endpoint as their LLM; the report's
+    LLM share, tokens and cost per ticket come from the usage it reported.
 
     ``pass_hat_k`` is the share of scenarios that passed in every one of the k runs.
     """
     scenarios = load_scenarios(suite, directory) if directory else load_scenarios(suite)
-    with eval_workspace(services) as workspace:
+    if llm_url and services is not None:
+        settings = with_llm(services.settings, llm_url, llm_model)
+        services = Services(settings, embedder=services.embedder)
+    with eval_workspace(services, llm_url=llm_url, llm_model=llm_model) as workspace:
         runs = [
             [_run_scenario(workspace, scenario, run) for scenario in scenarios]
             for run in range(repeat)
@@ -175,6 +204,9 @@ def _run_scenario(workspace: Workspace, scenario: Scenario, run: int = 0) -> dic
                     "response": result.state.get("response", ""),
                     "prompt_tokens": result.prompt_tokens,
                     "completion_tokens": result.completion_tokens,
+                    "llm_answered": any(
+                        part["kind"] == "llm_reply" for part in result.state.get("answer") or []
+                    ),
                 }
             )
         orders = {
@@ -292,6 +324,18 @@ def _report(results: list[dict[str, Any]], prices: Prices) -> dict[str, Any]:
             "policy_violations": violations,
             "llm_turn_share": round(
                 sum("llm" in t["classifier_used"] for t in turns) / max(1, len(turns)), 4
+            ),
+            # turns whose reply carries the model's words; tickets on which a model was called
+            "llm_answer_share": round(
+                sum(bool(t.get("llm_answered")) for t in turns) / max(1, len(turns)), 4
+            ),
+            "llm_ticket_share": round(
+                sum(
+                    any(t["prompt_tokens"] or t["completion_tokens"] for t in r["turns"])
+                    for r in results
+                )
+                / tickets,
+                4,
             ),
             "prompt_tokens_per_ticket": round(prompt_tokens / tickets, 2),
             "completion_tokens_per_ticket": round(completion_tokens / tickets, 2),

@@ -8,7 +8,8 @@ recorded like any other proposal. Any failure returns None: the workflow resolve
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import BaseMessage, HumanMessage, SystemMessage
@@ -18,6 +19,7 @@ from nodes.action_parts import proposal_part
 from prompts import resolve as prompt
 from supportgraph.db import actions as ledger
 from supportgraph.db.models import ActionExecution, ActionStatus
+from supportgraph.llm_guard import LlmGuard
 from tools.account import lookup_order
 from tools.context import ToolContext
 from tools.llm_tools import TurnTools, build_tools
@@ -33,6 +35,30 @@ ACTION_INTENTS = {
     "update_shipping_address": "account_update",
 }
 
+# A reply that says an action was done ("I've refunded your order", "it has been cancelled").
+# The resolver can only propose, so such a claim is true only when the ledger holds that
+# action executed on this ticket; otherwise the reply is not shown (see ``claimed_actions``).
+_DONE = (
+    r"(?:refunded|cancell?ed|sent|issued|processed|updated|changed|reset|emailed|credited"
+    r"|submitted|initiated|approved|completed)"
+)
+DONE_CLAIM = re.compile(
+    rf"\b(?:(?:i|we)(?:'ve|\u2019ve|\s+have|\s+just|\s+already|\s+now)*\s+"
+    rf"(?:gone\s+ahead\s+and\s+)?{_DONE}"
+    rf"|(?:has|have|had|was|were|'s)\s+(?:now\s+|already\s+|just\s+)?been\s+{_DONE}"
+    rf"|(?:is|are)\s+(?:now\s+)?(?:refunded|cancell?ed)"
+    rf"|(?:refund|cancellation|reset\s+link|address\s+change)\s+(?:is|was)\s+"
+    rf"(?:complete|done|on\s+its\s+way))\b",
+    re.IGNORECASE,
+)
+CONDITIONAL = re.compile(r"\b(?:if|once|when|after|until|unless|before)\b", re.IGNORECASE)
+CLAIM_WORDS = {
+    "process_refund": ("refund", "credit", "money back"),
+    "cancel_order": ("cancel",),
+    "send_password_reset": ("reset", "password"),
+    "update_shipping_address": ("address",),
+}
+
 
 @dataclass(frozen=True)
 class LlmResolution:
@@ -42,6 +68,8 @@ class LlmResolution:
     proposals: list[ActionExecution]
     model_calls: int
     tool_outputs: list[str]
+    # what the reply says was done that the ledger does not show executed on this ticket
+    unbacked_claims: list[str] = field(default_factory=list)
 
 
 def prompt_messages(ctx: ToolContext, state: TicketState) -> list[BaseMessage]:
@@ -75,11 +103,15 @@ def resolve_with_llm(
     model: BaseChatModel,
     *,
     max_calls: int = MAX_MODEL_CALLS,
+    guard: LlmGuard | None = None,
 ) -> LlmResolution:
     """Let the model read and propose, for at most ``max_calls`` model calls.
 
+    With a ``guard`` every call keeps to the turn's deadline, retries and circuit breaker.
+
     Raises:
         RuntimeError: the model produced neither an answer nor a proposal.
+        LlmUnavailable: the breaker is open or the turn's LLM budget is spent.
 
     """
     turn = build_tools(ctx)
@@ -88,7 +120,7 @@ def resolve_with_llm(
     text, calls = "", 0
     try:
         while calls < max_calls:
-            reply = bound.invoke(messages)
+            reply = guard.invoke(bound, messages) if guard else bound.invoke(messages)
             calls += 1
             messages.append(reply)
             if not reply.tool_calls:
@@ -101,18 +133,53 @@ def resolve_with_llm(
         # the workflow resolver will answer this turn: its offers replace these
         ledger.set_status(ctx.engine, [row.id for row in turn.proposals], ActionStatus.DECLINED)
         raise
-    return LlmResolution(_answer(ctx, state, text, turn), turn.proposals, calls, turn.outputs)
+    return LlmResolution(
+        _answer(ctx, state, text, turn),
+        turn.proposals,
+        calls,
+        turn.outputs,
+        unbacked_claims=claimed_actions(ctx, text),
+    )
 
 
 def try_resolve_with_llm(
-    ctx: ToolContext, state: TicketState, model: BaseChatModel
+    ctx: ToolContext, state: TicketState, model: BaseChatModel, guard: LlmGuard | None = None
 ) -> LlmResolution | None:
     """The model's resolution, or None after any failure (timeouts, bad output, errors)."""
     try:
-        return resolve_with_llm(ctx, state, model)
+        return resolve_with_llm(ctx, state, model, guard=guard)
     except Exception as exc:
         log.warning("LLM resolver failed, falling back to the workflow resolver: %s", exc)
         return None
+
+
+def done_claims(text: str) -> list[tuple[str, set[str]]]:
+    """The sentences of ``text`` saying an action was done, each with the actions it names.
+
+    "I can refund it" is an offer and "once it is cancelled ..." a condition: neither is one.
+    """
+    claims: list[tuple[str, set[str]]] = []
+    for sentence in re.split(r"(?<=[.!?])\s+|\n+", text):
+        match = DONE_CLAIM.search(sentence)
+        if match is None or CONDITIONAL.search(sentence[: match.start()]):
+            continue
+        lowered = sentence.lower()
+        actions = {a for a, words in CLAIM_WORDS.items() if any(w in lowered for w in words)}
+        if actions:
+            claims.append((sentence.strip(), actions))
+    return claims
+
+
+def claimed_actions(ctx: ToolContext, text: str) -> list[str]:
+    """Sentences of ``text`` saying an action was done that this ticket's ledger did not do.
+
+    "I've refunded ORD-790" is backed only by an executed ``process_refund`` on the ticket.
+    """
+    claims = done_claims(text)
+    if not claims:
+        return []
+    done = ledger.executed_actions(ctx.engine, ticket_id=ctx.ticket_id, customer_id=ctx.customer_id)
+    return [sentence for sentence, actions in claims if not actions <= done]
 
 
 def _answer(ctx: ToolContext, state: TicketState, text: str, turn: TurnTools) -> list[AnswerPart]:

@@ -11,7 +11,7 @@ from langgraph.runtime import Runtime
 
 from graph.context import AgentContext, services_of, tool_context
 from graph.state import IntentQuestion, IntentView, RetrievalView, Source, SourceHit, TicketState
-from nodes.resolve import may_answer_from_articles
+from nodes.workflows.articles import may_answer_from_articles
 from supportgraph.intents.clauses import own_part, refers_back
 from supportgraph.knowledge.index import KnowledgeHit
 from tools.account import lookup_order, recent_orders

@@ -112,3 +112,10 @@ def check_reads_reports(principal: Principal) -> AccessDecision:
         if principal.has(scope):
             return _allow("access.reports", scope)
     return AccessDecision("forbidden", "access.reports", "analytics take scope admin or reports")
+
+
+def check_reads_metrics(principal: Principal) -> AccessDecision:
+    """The service's metrics (every customer's traffic in aggregate): an admin's."""
+    if principal.has(Scope.ADMIN):
+        return _allow("access.metrics", Scope.ADMIN)
+    return AccessDecision("forbidden", "access.metrics", "metrics take scope admin")

@@ -22,6 +22,7 @@ from supportgraph.db.models import (
     TicketStatus,
     utcnow,
 )
+from supportgraph.observability import bind_ticket
 from supportgraph.replies import executed_sentence, refund_sentence, shipping_sentence
 from supportgraph.support import NotFoundError, SupportService
 from tools import account
@@ -70,6 +71,17 @@ def handle_action(service: SupportService, request: ActionRequest) -> ActionResp
         tools.actions.ActionError: unknown action or unusable arguments.
 
     """
+    bind_ticket(request.ticket_id)
+    try:
+        response = _handle_action(service, request)
+    except Exception as exc:
+        service.metrics.action_refused(request.action, exc)
+        raise
+    service.metrics.action(response)
+    return response
+
+
+def _handle_action(service: SupportService, request: ActionRequest) -> ActionResponse:
     engine = service.services.engine
     _check_ticket(engine, request)
     if request.action in READ_ACTIONS:

@@ -61,8 +61,9 @@ def serve(
     from supportgraph.bootstrap import prepare
     from supportgraph.observability import configure_logging, uvicorn_log_config
 
-    configure_logging(logging.INFO)
     settings = get_settings()
+    configure_logging(logging.INFO, settings.log_format)
+    log_config = uvicorn_log_config(logging.INFO, settings.log_format)
     workers = workers or settings.workers
     if workers > 1 and (unshared := settings.unshared_stores()):
         raise typer.BadParameter(
@@ -80,16 +81,14 @@ def serve(
             host=host,
             port=port,
             log_level="info",
-            log_config=uvicorn_log_config(logging.INFO),
+            log_config=log_config,
         )
     else:
-        uvicorn.run(
-            create_app(settings, services),
-            host=host,
-            port=port,
-            log_level="info",
-            log_config=uvicorn_log_config(logging.INFO),
-        )
+        from supportgraph.draining import DrainingServer
+
+        app = create_app(settings, services)
+        config = uvicorn.Config(app, host=host, port=port, log_level="info", log_config=log_config)
+        DrainingServer(config, app.state.drain, settings.shutdown_grace_s).run()
 
 
 def _check_credentials(services, host: str, port: int) -> None:  # type: ignore[no-untyped-def]
@@ -230,12 +229,23 @@ def run_eval(
     report: Annotated[Path | None, typer.Option(help="also write the JSON report here")] = None,
     summary: Annotated[bool, typer.Option(help="print metrics and failing ids only")] = False,
     repeat: Annotated[int, typer.Option(min=1, help="runs per scenario, for pass^k")] = 1,
+    llm_url: Annotated[
+        str | None,
+        typer.Option(help="an OpenAI-compatible endpoint (.../v1) the turns use as their LLM"),
+    ] = None,
+    llm_model: Annotated[
+        str | None, typer.Option(help="the model to ask there; default: SUPPORTGRAPH_LLM_MODEL")
+    ] = None,
 ) -> None:
-    """Run the scenario suites through the real graph; exit non-zero when a threshold fails."""
+    """Run the scenario suites through the real graph; exit non-zero when a threshold fails.
+
+    With ``--llm-url`` the report's LLM share, tokens and cost per ticket are what that
+    endpoint reported (priced by SUPPORTGRAPH_LLM_*_PRICE_PER_1K_TOKENS_USD).
+    """
     from evals.report import markdown_report
     from evals.runner import check_thresholds, run_suites
 
-    result = run_suites(suite=suite, repeat=repeat)
+    result = run_suites(suite=suite, repeat=repeat, llm_url=llm_url, llm_model=llm_model)
     failures = check_thresholds(result, thresholds, require_all=suite is None)
     result["threshold_failures"] = failures
     text = json.dumps(result, indent=2)

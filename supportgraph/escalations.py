@@ -96,6 +96,7 @@ def escalate_ticket(
         session.add(decision)
         record_queue_inputs(session, service.services.backend, ticket)
         session.add(ticket)
+    service.metrics.escalation(decision.rule_id)
     return Escalation(packet, decision.id)
 
 

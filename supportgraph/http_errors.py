@@ -20,7 +20,8 @@ _MEANINGS = {
     409: "The request contradicts the current state of the ticket or the action.",
     413: "The request body is larger than the server accepts.",
     429: "A rate limit was reached: send the request again after `Retry-After` seconds.",
-    503: "Every turn slot stayed busy: send the message again after `Retry-After` seconds.",
+    503: "Busy (every turn slot stayed taken) or shutting down: send the request again after "
+    "`Retry-After` seconds.",
 }
 
 

@@ -90,8 +90,9 @@ async def _changes(
 ) -> AsyncIterator[ServerSentEvent]:
     """The view each time it differs from the one sent last, until the client goes."""
     feed: ChangeFeed = request.app.state.change_feed
+    drain = getattr(request.app.state, "drain", None)
     sent = ""
-    while not await request.is_disconnected():
+    while not await request.is_disconnected() and not (drain and drain.draining):
         seen = feed.version
         view = await read()
         payload = (

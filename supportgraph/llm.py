@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from langchain_core.language_models import BaseChatModel
 
+from supportgraph.llm_breaker import CircuitBreaker
+from supportgraph.llm_guard import LlmGuard
 from supportgraph.settings import Settings
 
 
@@ -18,6 +20,19 @@ def make_chat_model(settings: Settings) -> BaseChatModel | None:
         base_url=settings.llm_base_url,
         api_key=settings.llm_api_key,
         timeout=settings.llm_timeout_s,
-        max_retries=settings.llm_max_retries,
+        max_retries=0,  # retried by the LlmGuard, inside the turn's deadline
         temperature=0,
+    )
+
+
+def make_llm_guard(settings: Settings) -> LlmGuard:
+    """The guard every LLM call of this process goes through (one breaker per process)."""
+    breaker = CircuitBreaker(
+        failures=settings.llm_breaker_failures, cooldown_s=settings.llm_breaker_cooldown_s
+    )
+    return LlmGuard(
+        breaker,
+        timeout_s=settings.llm_timeout_s,
+        max_retries=settings.llm_max_retries,
+        turn_deadline_s=settings.llm_turn_deadline_s,
     )

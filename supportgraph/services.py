@@ -29,7 +29,8 @@ from supportgraph.intents.taxonomy import load_taxonomy
 from supportgraph.knowledge.embedder import Embedder
 from supportgraph.knowledge.index import KnowledgeIndex
 from supportgraph.knowledge.spelling import Speller
-from supportgraph.llm import make_chat_model
+from supportgraph.llm import make_chat_model, make_llm_guard
+from supportgraph.llm_guard import LlmGuard
 from supportgraph.settings import Settings
 from tools.reconcile import ReconcileReport, reconcile_pending
 
@@ -231,12 +232,19 @@ class Services:
     def _llm_tier(self) -> LlmTier | None:
         from supportgraph.intents.llm_tier import make_llm_tier
 
-        return make_llm_tier(self.llm, load_taxonomy()) if self.llm is not None else None
+        if self.llm is None:
+            return None
+        return make_llm_tier(self.llm, load_taxonomy(), guard=self.llm_guard)
 
     @cached_property
     def llm(self) -> BaseChatModel | None:
         """The configured chat model, or None (the no-LLM product)."""
         return self._llm if self._llm is not None else make_chat_model(self.settings)
+
+    @cached_property
+    def llm_guard(self) -> LlmGuard:
+        """Deadline, retries and circuit breaker for every LLM call (one breaker per process)."""
+        return make_llm_guard(self.settings)
 
     def with_engine(self, engine: Engine) -> Services:
         """Same models and indexes over another database (isolated eval and test runs)."""
@@ -250,6 +258,7 @@ class Services:
             "classifier",
             "candidate_classifier",
             "llm",
+            "llm_guard",
         ):
             if shared in self.__dict__:
                 clone.__dict__[shared] = self.__dict__[shared]

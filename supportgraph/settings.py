@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -45,6 +46,18 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = None
     llm_timeout_s: float = 10.0
     llm_max_retries: int = 1
+    llm_turn_deadline_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="all LLM calls of one turn, retries and waits included, end within this; "
+        "then the turn is answered without the LLM",
+    )
+    llm_breaker_failures: int = Field(
+        default=5, ge=1, description="failed LLM calls in a row that stop calling the endpoint"
+    )
+    llm_breaker_cooldown_s: float = Field(
+        default=30.0, ge=0, description="how long the endpoint is left alone before a trial call"
+    )
     human_cost_per_ticket_usd: float = Field(default=6.0, ge=0)
     ai_cost_per_ticket_usd: float = Field(
         default=0.0, ge=0, description="without an LLM the marginal cost is compute only"
@@ -74,6 +87,12 @@ class Settings(BaseSettings):
         gt=0,
         description="longest a message waits for a free turn before it is refused with 503",
     )
+    shutdown_grace_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="on SIGTERM, how long requests in flight may take to finish while new "
+        "ones get 503, before the server stops",
+    )
     articles_dir: Path | None = Field(
         default=None, description="help-centre markdown; default: the packaged demo articles"
     )
@@ -93,6 +112,10 @@ class Settings(BaseSettings):
         description="the secret being rotated out: tokens it signed are still accepted",
     )
     openapi_docs: bool = Field(default=True, description="serve /docs and /openapi.json")
+    log_format: Literal["json", "plain"] = Field(
+        default="json",
+        description="what `supportgraph serve` logs: one JSON object per line, or plain text",
+    )
     max_body_bytes: int = Field(
         default=65_536, ge=1024, description="larger request bodies are refused with 413"
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterator
@@ -31,7 +32,8 @@ from supportgraph.db.models import (
 )
 from supportgraph.db.ticket_locks import TicketLocks
 from supportgraph.intents.taxonomy import SMALL_TALK
-from supportgraph.observability import tracing_callbacks
+from supportgraph.metrics import Metrics
+from supportgraph.observability import bind_ticket, tracing_callbacks
 from supportgraph.replies import actions_available
 from supportgraph.services import Services
 from supportgraph.text import mask_card_numbers, order_ids
@@ -45,13 +47,19 @@ from supportgraph.usage import TokenMeter
 # against 38 ms).
 TURN_DURABILITY: Durability = "exit"
 
+log = logging.getLogger(__name__)
+
 
 class NotFoundError(LookupError):
     """An unknown customer or ticket (or one that belongs to someone else)."""
 
+    metric_outcome = "not_found"
+
 
 class BusyError(RuntimeError):
     """Every turn slot stayed taken for as long as a message may wait: nothing was stored."""
+
+    metric_outcome = "busy"
 
 
 def context_order(metadata: dict[str, Any] | None) -> str | None:
@@ -108,12 +116,15 @@ class SupportService:
         graph: CompiledStateGraph[Any, Any, Any, Any],
         *,
         measure_only: bool = False,
+        metrics: Metrics | None = None,
     ) -> None:
         """Use these services and a graph compiled with a checkpointer.
 
-        ``measure_only`` runs the gate without handing off (to calibrate it).
+        ``measure_only`` runs the gate without handing off (to calibrate it). ``metrics``
+        counts what the service does (a registry of its own unless given).
         """
         self.services = services
+        self.metrics = metrics or Metrics(services)
         self.graph = graph
         self.measure_only = measure_only
         self._ticket_locks = TicketLocks(services.engine)
@@ -187,9 +198,11 @@ class SupportService:
 
         """
         started = time.perf_counter() if received_at is None else received_at
-        with self._turn_slot(started):
+        with self.metrics.message(), self._turn_slot(started):
             ticket = self.open_ticket(ticket_id, customer_id, channel)
-            with self.ticket_lock(ticket.id):
+            bind_ticket(ticket.id)
+            log.debug("customer message: %s", message)
+            with self.ticket_lock(ticket.id), self.services.llm_guard.turn():
                 meter = TokenMeter()
                 try:
                     state, node_ms = self._run_graph(
@@ -202,6 +215,9 @@ class SupportService:
                 customer_message_id, message_id = self._store_turn(
                     ticket, state, channel, latency, meter, actor, metadata
                 )
+            outcome = turn_outcome(state)
+            self.metrics.turn(state, outcome, latency)
+            log.info("turn %d: %s in %.1f ms", state["turn"], outcome, latency)
         return TurnResult(
             ticket.id,
             state["turn"],
@@ -236,7 +252,10 @@ class SupportService:
                 "channel": channel,
                 "context_order_id": context_order_id,
             },
-            {**self.config(ticket_id), "callbacks": [meter, *tracing_callbacks()]},
+            {
+                **self.config(ticket_id),
+                "callbacks": [meter, self.metrics.callback, *tracing_callbacks()],
+            },
             context=AgentContext(
                 services=self.services, confirm_by_interrupt=False, measure_only=self.measure_only
             ),
@@ -427,6 +446,16 @@ UNRESOLVED_KINDS = frozenset({"clarify", "greeting", "no_answer", "order_not_fou
 def _only_a_goodbye(state: dict[str, Any]) -> bool:
     """A goodbye ("ok thanks") resolves nothing and reopens nothing."""
     return {part["kind"] for part in state.get("answer", [])} == {"closing"}
+
+
+def turn_outcome(state: dict[str, Any]) -> str:
+    """What a turn came to, as the ticket's status records it (or closing, or with_person)."""
+    if state.get("handed_off"):
+        gate = state.get("gate")
+        return "escalated" if gate and gate["escalate"] else "with_person"
+    if _only_a_goodbye(state):
+        return "closing"
+    return _status_after_turn(state)[0].value
 
 
 def _status_after_turn(state: dict[str, Any]) -> tuple[TicketStatus, str | None]:

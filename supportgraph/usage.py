@@ -28,14 +28,15 @@ class TokenMeter(BaseCallbackHandler):
 
     def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
         """Count one call's tokens (the message's usage, else the provider's token_usage)."""
-        prompt, completion = _usage_of(response)
+        prompt, completion = usage_of(response)
         with self._lock:
             self.calls += 1
             self.prompt_tokens += prompt
             self.completion_tokens += completion
 
 
-def _usage_of(response: LLMResult) -> tuple[int, int]:
+def usage_of(response: LLMResult) -> tuple[int, int]:
+    """A call's input and output tokens: the message's usage, else the provider's token_usage."""
     for candidates in response.generations:
         for generation in candidates:
             message = generation.message if isinstance(generation, ChatGeneration) else None

@@ -84,9 +84,14 @@ def live_app(services: Services) -> Iterator[LiveApp]:
         thread.join(timeout=30)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    """One headless Chromium for the session."""
+    """One headless Chromium per test module.
+
+    Playwright's sync API keeps an event loop marked running in the main thread while it is
+    open, so code that later calls ``asyncio.run`` (the load test) would fail after it; a
+    module's worth keeps that to the browser tests.
+    """
     if NO_BROWSER is not None:
         pytest.skip(NO_BROWSER)
     from playwright.sync_api import sync_playwright

@@ -117,6 +117,7 @@ ROUTES = {
         hidden=frozenset({"other_token"}),
     ),
     "analytics": Route("GET", "/v1/support/analytics", None, frozenset({"admin_key"})),
+    "metrics": Route("GET", "/metrics", None, frozenset({"admin_key"})),
     "queue": Route("GET", "/v1/agents/queue", None, STAFF, target="escalated"),
     "queue_as_alice": Route(
         "GET", "/v1/agents/queue?agent_id=alice", None, frozenset({"agent_key", "admin_key"})

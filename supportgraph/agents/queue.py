@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select as sa_select
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from policies.queue import (
     Priority,
@@ -159,6 +159,27 @@ def queued_items(session: Session, now: datetime) -> list[QueueItem]:
         )
         for ticket_id, escalated_at, updated_at, intent, sentiment, cents, rule_id in rows
     ]
+
+
+def queue_depth(services: Services, now: datetime | None = None) -> tuple[int, float]:
+    """How many escalated tickets wait unclaimed, and the longest wait in seconds (0 if none)."""
+    now = now or utcnow()
+    since = func.min(func.coalesce(col(SupportTicket.escalated_at), col(SupportTicket.updated_at)))
+    with Session(services.engine) as session:
+        waiting, oldest = (
+            session.connection()
+            .execute(
+                sa_select(func.count(), since).where(
+                    col(SupportTicket.status) == TicketStatus.ESCALATED
+                )
+            )
+            .one()
+        )
+    if not waiting or oldest is None:
+        return int(waiting or 0), 0.0
+    if isinstance(oldest, str):  # SQLite hands an aggregate back as text
+        oldest = datetime.fromisoformat(oldest)
+    return int(waiting), max(0.0, (now - aware(oldest)).total_seconds())
 
 
 def _money(cents: int | None) -> Decimal:

@@ -8,6 +8,7 @@ from policies.access import AccessDecision, check_ticket_change, check_ticket_re
 from supportgraph.auth.audit import Actor
 from supportgraph.auth.principals import Principal
 from supportgraph.db.models import SupportTicket
+from supportgraph.observability import bind_ticket
 from supportgraph.services import Services
 from supportgraph.support import NotFoundError
 
@@ -66,6 +67,7 @@ def authorize_ticket(
 
     """
     owner = ticket_owner(services, ticket_id)
+    bind_ticket(ticket_id)
     decision = (
         check_ticket_change(principal, owner, claimed_customer)
         if change

@@ -144,6 +144,19 @@ def pending_actions(
         return list(session.exec(query.order_by(col(ActionExecution.updated_at))).all())
 
 
+def executed_actions(engine: Engine, *, ticket_id: str | None, customer_id: str) -> set[str]:
+    """The kinds of action executed on a ticket for its customer."""
+    if ticket_id is None:
+        return set()
+    query = select(ActionExecution.action).where(
+        ActionExecution.ticket_id == ticket_id,
+        ActionExecution.customer_id == customer_id,
+        ActionExecution.status == ActionStatus.EXECUTED,
+    )
+    with Session(engine) as session:
+        return set(session.exec(query).all())
+
+
 def set_status(engine: Engine, action_ids: list[str], status: ActionStatus) -> None:
     """Move still-proposed actions to another status (declined, superseded)."""
     if not action_ids:

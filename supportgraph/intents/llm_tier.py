@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, ValidationError
 from prompts import classify as prompt
 from supportgraph.intents.classifier import LlmTier, LlmVerdict
 from supportgraph.intents.taxonomy import Taxonomy
+from supportgraph.llm_guard import LlmGuard, LlmUnavailable
 
 log = logging.getLogger(__name__)
 MAX_INTENTS = 3
@@ -43,21 +44,26 @@ def _intent_lines(taxonomy: Taxonomy) -> str:
     return "\n".join(lines)
 
 
-def make_llm_tier(chat_model: BaseChatModel, taxonomy: Taxonomy) -> LlmTier:
+def make_llm_tier(
+    chat_model: BaseChatModel, taxonomy: Taxonomy, *, guard: LlmGuard | None = None
+) -> LlmTier:
     """A tier that asks the model and returns only intents and sub-intents the taxonomy has.
 
-    Any failure (timeout, refusal, malformed output, unknown labels) returns None, and the
-    cascade falls back to 'unknown'.
+    Any failure (timeout, refusal, malformed output, unknown labels, an open breaker) returns
+    None, and the cascade falls back to the embedding tier's answer or 'unknown'. With a
+    ``guard`` the call keeps to the turn's deadline, retries and circuit breaker.
     """
     structured = chat_model.with_structured_output(IntentVerdict)
     system = prompt.SYSTEM.format(intents=_intent_lines(taxonomy))
 
     def tier(text: str, names: list[str]) -> LlmVerdict | None:
         try:
-            raw = structured.invoke(
-                [SystemMessage(system), HumanMessage(prompt.USER.format(message=text))]
-            )
+            messages = [SystemMessage(system), HumanMessage(prompt.USER.format(message=text))]
+            raw = guard.invoke(structured, messages) if guard else structured.invoke(messages)
             verdict = raw if isinstance(raw, IntentVerdict) else IntentVerdict.model_validate(raw)
+        except LlmUnavailable as exc:
+            log.info("LLM intent tier skipped: %s", exc)
+            return None
         except (ValidationError, ValueError, TypeError) as exc:
             log.warning("LLM intent tier gave unusable output: %s", exc)
             return None
