@@ -44,6 +44,35 @@ REVISION_CHECK_S = 5.0
 StoredChunk = tuple[str, dict[str, Any], np.ndarray]
 
 
+@dataclass(frozen=True)
+class DenseMatrix:
+    """Unit vectors held in memory, each row belonging to a chunk (several rows may)."""
+
+    owners: list[str]
+    vectors: np.ndarray
+
+    @classmethod
+    def of(cls, owners: list[str], embeddings: Sequence[Any]) -> DenseMatrix:
+        """Rows normalized to unit length (cosine is then a dot product)."""
+        if not owners:
+            return cls([], np.zeros((0, 1), dtype=np.float32))
+        vectors = np.asarray(embeddings, dtype=np.float32)
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return cls(owners, vectors / np.where(norms == 0, 1.0, norms))
+
+    def best(self, query: np.ndarray, k: int) -> dict[str, float]:
+        """The best cosine per owner among the ``k`` closest rows."""
+        if not self.owners:
+            return {}
+        scores = self.vectors @ query
+        top = np.argpartition(-scores, k - 1)[:k] if len(scores) > k else range(len(scores))
+        best: dict[str, float] = {}
+        for row in top:
+            owner = self.owners[int(row)]
+            best[owner] = max(best.get(owner, 0.0), float(scores[row]))
+        return best
+
+
 def chunk_units(chunk: Chunk) -> list[str]:
     """The pieces of a chunk embedded on their own: its heading and each sentence.
 
@@ -121,6 +150,7 @@ class KnowledgeIndex:
         self._units = {kind: collection(name + UNITS_SUFFIX) for kind, name in COLLECTIONS.items()}
         self._lexical: dict[str, LexicalIndex] = {}
         self._chunks: dict[str, dict[str, StoredChunk]] = {}
+        self._dense: dict[str, tuple[DenseMatrix, DenseMatrix]] = {}
         self._counts: dict[str, int] = {}
         self._revisions: dict[str, str | None] = {}
         self._revisions_checked_at = float("-inf")
@@ -134,16 +164,18 @@ class KnowledgeIndex:
         return self._counts[kind]
 
     def warm_up(self) -> None:
-        """Read what searches keep in memory (counts, chunks, lexical indexes) now."""
+        """Read what searches keep in memory (counts, chunks, vectors, lexical indexes) now."""
         self._check_revisions()
         for kind in COLLECTIONS:
             if self.count(kind):
                 self._lexical_index(kind)
+                self._dense_matrices(kind)
 
     def _changed(self, kind: str) -> None:
         """Forget what was cached about a collection: it was written to."""
         self._lexical.pop(kind, None)
         self._chunks.pop(kind, None)
+        self._dense.pop(kind, None)
         self._counts.pop(kind, None)
 
     def _wrote(self, kind: str) -> None:
@@ -239,27 +271,31 @@ class KnowledgeIndex:
         return hits
 
     def _dense_candidates(self, kind: str, vector: np.ndarray) -> dict[str, float]:
-        """Best cosine per chunk over the chunk itself and its pieces (heading, sentences)."""
-        best: dict[str, float] = {}
-        whole = self._collections[kind].query(
-            query_embeddings=[vector],
-            n_results=min(CANDIDATES, self.count(kind)),
-            include=["distances"],
-        )
-        for chunk_id, distance in zip(whole["ids"][0], whole["distances"][0], strict=True):
-            best[chunk_id] = 1.0 - float(distance)
-        units = self._units[kind]
-        unit_count = self._counts.get(f"{kind}{UNITS_SUFFIX}", 0)
-        if unit_count:
-            found = units.query(
-                query_embeddings=[vector],
-                n_results=min(UNIT_CANDIDATES, unit_count),
-                include=["distances", "metadatas"],
-            )
-            for meta, distance in zip(found["metadatas"][0], found["distances"][0], strict=True):
-                chunk_id = str(meta["chunk_id"])
-                best[chunk_id] = max(best.get(chunk_id, 0.0), 1.0 - float(distance))
+        """Best cosine per chunk over the chunk itself and its pieces (heading, sentences).
+
+        Exact, over the vectors held in memory: Chroma's query cost 13.7% of a loaded
+        server's samples for two searches over a few thousand vectors, which a matrix product
+        does in well under a millisecond.
+        """
+        whole, units = self._dense_matrices(kind)
+        query = vector / (float(np.linalg.norm(vector)) or 1.0)
+        best = whole.best(query, CANDIDATES)
+        for chunk_id, score in units.best(query, UNIT_CANDIDATES).items():
+            best[chunk_id] = max(best.get(chunk_id, 0.0), score)
         return best
+
+    def _dense_matrices(self, kind: str) -> tuple[DenseMatrix, DenseMatrix]:
+        """The chunks' and their pieces' vectors, kept until the collection changes."""
+        if kind not in self._dense:
+            stored = self._stored(kind)
+            whole = DenseMatrix.of(list(stored), [embedding for _, _, embedding in stored.values()])
+            pieces = DenseMatrix.of([], [])
+            if self._units[kind].count():
+                found = self._units[kind].get(include=["embeddings", "metadatas"])
+                owners = [str((meta or {})["chunk_id"]) for meta in found["metadatas"]]
+                pieces = DenseMatrix.of(owners, list(found["embeddings"]))
+            self._dense[kind] = (whole, pieces)
+        return self._dense[kind]
 
     def _lexical_index(self, kind: str) -> LexicalIndex:
         if kind not in self._lexical:
