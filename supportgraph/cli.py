@@ -195,13 +195,19 @@ def loadtest(
             help="a key with scope customer:act-as; default: the data directory's development key",
         ),
     ] = None,
+    clients: Annotated[
+        int,
+        typer.Option(
+            min=0, help="closed loop: this many clients for one stage of --seconds (0: --rates)"
+        ),
+    ] = 0,
 ) -> None:
-    """Send customer messages to the HTTP API at stated rates; print latency and loss as JSON."""
+    """Send customer messages to the HTTP API; print throughput, latency and loss as JSON."""
     from contextlib import nullcontext
 
     from supportgraph.auth.development import development_key_path
     from supportgraph.bootstrap import prepare
-    from supportgraph.loadtest import LoadPlan, Served, run_load, served
+    from supportgraph.loadtest import LoadPlan, Served, cpu_seconds, run_load, served
 
     try:
         stage_rates = tuple(float(rate) for rate in rates.split(","))
@@ -214,11 +220,17 @@ def loadtest(
     elif api_key is None and (path := development_key_path(get_settings())).exists():
         api_key = path.read_text().strip()
     with nullcontext(Served(url, api_key)) if url else served() as server:
+        before = cpu_seconds(server.pid) if server.pid else None
         report = run_load(
             server.url,
-            LoadPlan(rates=stage_rates, stage_seconds=seconds),
+            LoadPlan(rates=stage_rates, stage_seconds=seconds, clients=clients),
             api_key=api_key or server.api_key,
         )
+        after = cpu_seconds(server.pid) if server.pid else None
+    answered = sum(stage["answered"] for stage in report["stages"])
+    if before is not None and after is not None and answered:
+        # the server's CPU over the run (the read-back check included) per answered message
+        report["server_cpu_ms_per_message"] = round((after - before) * 1000 / answered, 2)
     typer.echo(json.dumps(report, indent=2))
 
 

@@ -48,3 +48,14 @@ def test_messages_arriving_together_are_all_answered_and_stored(server: Served) 
     assert stage["shed"] == 0
     assert report["tickets"] >= 8  # most conversations are one or two messages
     assert report["messages_not_stored"] == 0
+
+
+def test_closed_loop_clients_send_as_fast_as_they_are_answered(server: Served) -> None:
+    plan = LoadPlan(clients=2, stage_seconds=2.0, timeout_s=60.0)
+    report = run_load(server.url, plan, api_key=server.api_key)
+    (stage,) = report["stages"]
+    assert stage["clients"] == 2 and "offered_per_s" not in stage
+    assert stage["answered"] == stage["sent"] >= 4  # each client sends again at once
+    assert stage["statuses"] == {"200": stage["sent"]}
+    assert report["cores"] >= 1
+    assert report["messages_not_stored"] == 0
