@@ -24,6 +24,7 @@ from supportgraph.api_models import ID_PATTERN
 from supportgraph.auth.audit import Actor, record_access
 from supportgraph.auth.guard import authorize_ticket
 from supportgraph.auth.http import Caller
+from supportgraph.draining import Drain
 from supportgraph.http_errors import error_responses
 from supportgraph.support import NotFoundError, SupportService
 
@@ -90,9 +91,9 @@ async def _changes(
 ) -> AsyncIterator[ServerSentEvent]:
     """The view each time it differs from the one sent last, until the client goes."""
     feed: ChangeFeed = request.app.state.change_feed
-    drain = getattr(request.app.state, "drain", None)
+    drain: Drain = request.app.state.drain
     sent = ""
-    while not await request.is_disconnected() and not (drain and drain.draining):
+    while not await request.is_disconnected() and not drain.draining:
         seen = feed.version
         view = await read()
         payload = (

@@ -8,9 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from supportgraph.knowledge.answerability import (
-    FEATURES,
     Answerability,
-    document_frequencies,
     load_answerability,
     stems,
 )
@@ -24,16 +22,7 @@ LABELLED = Path(__file__).resolve().parent.parent / "evals" / "knowledge" / "ans
 
 def blank_model() -> Answerability:
     chunks = chunk_directory(ARTICLES)
-    idf, unseen = document_frequencies(f"{c.title} {c.heading} {c.text}" for c in chunks)
-    return Answerability(
-        weights=dict.fromkeys(FEATURES, 0.0),
-        bias=0.0,
-        means=dict.fromkeys(FEATURES, 0.0),
-        scales=dict.fromkeys(FEATURES, 1.0),
-        threshold=0.5,
-        idf=idf,
-        unseen_idf=unseen,
-    )
+    return Answerability.untrained(f"{c.title} {c.heading} {c.text}" for c in chunks)
 
 
 def test_the_labelled_questions_are_enough_and_name_real_sections() -> None:

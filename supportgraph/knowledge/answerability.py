@@ -106,6 +106,20 @@ class Answerability:
     unseen_idf: float
     fitted_on: dict[str, Any] = field(default_factory=dict)
 
+    @classmethod
+    def untrained(cls, texts: Iterable[str]) -> Answerability:
+        """Zero weights over the word rarities of ``texts``: what features are computed with."""
+        idf, unseen = document_frequencies(texts)
+        return cls(
+            weights=dict.fromkeys(FEATURES, 0.0),
+            bias=0.0,
+            means=dict.fromkeys(FEATURES, 0.0),
+            scales=dict.fromkeys(FEATURES, 1.0),
+            threshold=0.5,
+            idf=idf,
+            unseen_idf=unseen,
+        )
+
     def features(
         self, question: str, candidates: Sequence[Candidate], embed: Embed | None
     ) -> dict[str, float]:

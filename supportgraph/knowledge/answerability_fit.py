@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,6 @@ from supportgraph.knowledge.answerability import (
     Answerability,
     Candidate,
     Embed,
-    document_frequencies,
 )
 from supportgraph.services import Services
 
@@ -107,17 +106,7 @@ def fit(
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
-    chunks = services.knowledge.all_texts()
-    idf, unseen = document_frequencies(chunks)
-    blank = Answerability(
-        weights=dict.fromkeys(FEATURES, 0.0),
-        bias=0.0,
-        means=dict.fromkeys(FEATURES, 0.0),
-        scales=dict.fromkeys(FEATURES, 1.0),
-        threshold=0.5,
-        idf=idf,
-        unseen_idf=unseen,
-    )
+    blank = Answerability.untrained(services.knowledge.all_texts())
     rows = retrieve(services, load_rows(path))
     fitting = [row for row in rows if not in_check_part(row.id) and row.label is not None]
     embed = services.embedder.embed
@@ -136,8 +125,8 @@ def fit(
         means={n: float(m) for n, m in zip(FEATURES, means, strict=True)},
         scales={n: float(s) for n, s in zip(FEATURES, scales, strict=True)},
         threshold=threshold,
-        idf=idf,
-        unseen_idf=unseen,
+        idf=blank.idf,
+        unseen_idf=blank.unseen_idf,
     )
     report = {
         "data": str(path),
@@ -147,7 +136,7 @@ def fit(
         "check": figures_of(model, [row for row in rows if in_check_part(row.id)], embed),
         "all": figures_of(model, rows, embed),
     }
-    return Answerability(**{**model.__dict__, "fitted_on": report}), report
+    return replace(model, fitted_on=report), report
 
 
 def figures(labels: np.ndarray, probabilities: np.ndarray, threshold: float) -> dict[str, Any]:
