@@ -207,7 +207,14 @@ def loadtest(
 
     from supportgraph.auth.development import development_key_path
     from supportgraph.bootstrap import prepare
-    from supportgraph.loadtest import LoadPlan, Served, cpu_seconds, run_load, served
+    from supportgraph.loadtest import (
+        LoadPlan,
+        Served,
+        cpu_seconds,
+        resident_mb,
+        run_load,
+        served,
+    )
 
     try:
         stage_rates = tuple(float(rate) for rate in rates.split(","))
@@ -227,6 +234,8 @@ def loadtest(
             api_key=api_key or server.api_key,
         )
         after = cpu_seconds(server.pid) if server.pid else None
+        if server.pid:
+            report["server"] = {"ready_s": server.ready_s, **resident_mb(server.pid)}
     answered = sum(stage["answered"] for stage in report["stages"])
     if before is not None and after is not None and answered:
         # the server's CPU over the run (the read-back check included) per answered message

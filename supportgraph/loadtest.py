@@ -287,6 +287,7 @@ class Served:
     url: str
     api_key: str | None
     pid: int | None = None  # the server process, when this process started it
+    ready_s: float | None = None  # from its start until it answered /healthz
 
     @property
     def headers(self) -> dict[str, str]:
@@ -311,14 +312,16 @@ def served(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + start_timeout_s
+        spawned = time.monotonic()
+        deadline = spawned + start_timeout_s
         while not _healthy(base):
             if server.poll() is not None:
                 raise RuntimeError(f"the server exited with status {server.returncode}")
             if time.monotonic() > deadline:
                 raise RuntimeError("the server did not start in time")
-            time.sleep(0.5)
-        yield Served(base, _development_key(child_env), server.pid)
+            time.sleep(0.1)
+        ready_s = round(time.monotonic() - spawned, 2)
+        yield Served(base, _development_key(child_env), server.pid, ready_s)
     finally:
         server.terminate()
         try:
@@ -335,6 +338,21 @@ def cpu_seconds(pid: int) -> float | None:
     except OSError:
         return None
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def resident_mb(pid: int) -> dict[str, float]:
+    """A process's resident memory now and at its peak, in MB (Linux ``/proc``; {} elsewhere)."""
+    try:
+        lines = open(f"/proc/{pid}/status").read().splitlines()  # noqa: SIM115
+    except OSError:
+        return {}
+    fields = dict(line.split(":", 1) for line in lines if ":" in line)
+    wanted = {"VmRSS": "rss_mb", "VmHWM": "peak_rss_mb"}
+    return {
+        name: round(int(fields[key].split()[0]) / 1024, 1)  # reported in kB
+        for key, name in wanted.items()
+        if key in fields
+    }
 
 
 def _development_key(env: dict[str, str]) -> str | None:

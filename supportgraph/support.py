@@ -87,6 +87,24 @@ def masked_metadata(metadata: dict[str, Any] | None) -> dict[str, Any] | None:
     return {**metadata, "previous_messages": previous}
 
 
+class _Phases:
+    """Milliseconds between marks: each phase's time since the previous mark."""
+
+    def __init__(self, started: float) -> None:
+        self._last = started
+        self.ms: dict[str, float] = {}
+
+    def mark(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.ms[phase] = round((now - self._last) * 1000, 3)
+        self._last = now
+
+    def split(self, phase: str, rest: str, kept_ms: float) -> None:
+        """Keep ``kept_ms`` of ``phase`` and name what is left of it ``rest``."""
+        self.ms[rest] = round(max(0.0, self.ms[phase] - kept_ms), 3)
+        self.ms[phase] = round(min(kept_ms, self.ms[phase]), 3)
+
+
 @dataclass
 class TurnResult:
     """What one customer message produced."""
@@ -96,6 +114,9 @@ class TurnResult:
     state: dict[str, Any]
     latency_ms: float
     node_latency_ms: dict[str, float] = field(default_factory=dict)
+    # where the turn's time went outside the nodes: the wait for a slot, opening the ticket,
+    # the ticket's lock, the checkpoint written at the run's end, storing the records
+    phase_ms: dict[str, float] = field(default_factory=dict)
     message_id: str = ""  # the stored AI reply
     customer_message_id: str = ""
     prompt_tokens: int = 0
@@ -198,11 +219,15 @@ class SupportService:
 
         """
         started = time.perf_counter() if received_at is None else received_at
+        phases = _Phases(started)
         with self.metrics.message(), self._turn_slot(started):
+            phases.mark("admission")
             ticket = self.open_ticket(ticket_id, customer_id, channel)
+            phases.mark("open_ticket")
             bind_ticket(ticket.id)
             log.debug("customer message: %s", message)
             with self.ticket_lock(ticket.id), self.services.llm_guard.turn():
+                phases.mark("lock")
                 meter = TokenMeter()
                 try:
                     state, node_ms = self._run_graph(
@@ -211,10 +236,13 @@ class SupportService:
                 except Exception:
                     self._store_failed_message(ticket, message, channel, actor, metadata)
                     raise
+                phases.mark("graph")
+                phases.split("graph", "checkpoint_write", sum(node_ms.values()))
                 latency = (time.perf_counter() - started) * 1000
                 customer_message_id, message_id = self._store_turn(
                     ticket, state, channel, latency, meter, actor, metadata
                 )
+                phases.mark("store")
             outcome = turn_outcome(state)
             self.metrics.turn(state, outcome, latency)
             log.info("turn %d: %s in %.1f ms", state["turn"], outcome, latency)
@@ -224,6 +252,7 @@ class SupportService:
             state,
             latency,
             node_ms,
+            phases.ms,
             message_id=message_id,
             customer_message_id=customer_message_id,
             prompt_tokens=meter.prompt_tokens,

@@ -10,7 +10,7 @@ import pytest
 from conftest import copy_sqlite
 from testkit import SPEC_BODY, Prepared
 
-from supportgraph.loadtest import LoadPlan, Served, run_load, served
+from supportgraph.loadtest import LoadPlan, Served, resident_mb, run_load, served
 
 
 @pytest.fixture
@@ -59,3 +59,7 @@ def test_closed_loop_clients_send_as_fast_as_they_are_answered(server: Served) -
     assert stage["statuses"] == {"200": stage["sent"]}
     assert report["cores"] >= 1
     assert report["messages_not_stored"] == 0
+    assert server.ready_s is not None and 0 < server.ready_s < 180
+    assert server.pid is not None
+    memory = resident_mb(server.pid)
+    assert 100 < memory["rss_mb"] <= memory["peak_rss_mb"]  # the encoder and models are loaded
