@@ -73,7 +73,7 @@ def bench_turns(services: Services, *, turns: int = 100) -> dict[str, Any]:
             for name, ms in {**result.node_latency_ms, **result.phase_ms}.items():
                 parts.setdefault(name, []).append(ms)
     return {
-        "turn": _summary(samples),
+        "turn": {**_summary(samples), "mean_ms": round(sum(samples) / len(samples), 3)},
         "turn_cpu": _summary(cpu),
         "turn_breakdown": turn_breakdown(parts, len(samples)),
     }

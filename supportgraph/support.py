@@ -99,10 +99,9 @@ class _Phases:
         self.ms[phase] = round((now - self._last) * 1000, 3)
         self._last = now
 
-    def split(self, phase: str, rest: str, kept_ms: float) -> None:
-        """Keep ``kept_ms`` of ``phase`` and name what is left of it ``rest``."""
-        self.ms[rest] = round(max(0.0, self.ms[phase] - kept_ms), 3)
-        self.ms[phase] = round(min(kept_ms, self.ms[phase]), 3)
+    def rest_of(self, phase: str, accounted_ms: float, rest: str) -> None:
+        """Replace ``phase`` by what ``accounted_ms`` (timed elsewhere) leaves of it."""
+        self.ms[rest] = round(max(0.0, self.ms.pop(phase) - accounted_ms), 3)
 
 
 @dataclass
@@ -115,7 +114,7 @@ class TurnResult:
     latency_ms: float
     node_latency_ms: dict[str, float] = field(default_factory=dict)
     # where the turn's time went outside the nodes: the wait for a slot, opening the ticket,
-    # the ticket's lock, the checkpoint written at the run's end, storing the records
+    # the ticket's lock, the run's end after its last node, storing the records
     phase_ms: dict[str, float] = field(default_factory=dict)
     message_id: str = ""  # the stored AI reply
     customer_message_id: str = ""
@@ -236,8 +235,8 @@ class SupportService:
                 except Exception:
                     self._store_failed_message(ticket, message, channel, actor, metadata)
                     raise
-                phases.mark("graph")
-                phases.split("graph", "checkpoint_write", sum(node_ms.values()))
+                phases.mark("graph")  # the nodes, timed one by one, and the run's own work
+                phases.rest_of("graph", sum(node_ms.values()), "after_nodes")
                 latency = (time.perf_counter() - started) * 1000
                 customer_message_id, message_id = self._store_turn(
                     ticket, state, channel, latency, meter, actor, metadata
