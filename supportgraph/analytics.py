@@ -32,9 +32,11 @@ from supportgraph.db.models import (
     CustomerMessage,
     EscalationDecision,
     IntentClassification,
+    KnowledgeGap,
     SupportTicket,
     TicketStatus,
 )
+from supportgraph.knowledge_gaps import gap_list
 from supportgraph.settings import Settings
 
 PENDING = frozenset({TicketStatus.OPEN, TicketStatus.AWAITING_CUSTOMER})
@@ -96,6 +98,7 @@ class PeriodRecords:
     tickets: list[SupportTicket]
     usage: dict[str, Usage]
     later_tickets: list[SupportTicket]
+    knowledge_gaps: list[KnowledgeGap] = field(default_factory=list)
 
 
 def _mean(values: Iterable[float]) -> float | None:
@@ -132,7 +135,10 @@ def period_length(period: str) -> timedelta:
 
 
 def load_period(engine: Engine, *, start: datetime, end: datetime) -> PeriodRecords:
-    """Tickets created in ``[start, end)``, what their turns recorded, and later tickets."""
+    """Tickets created in ``[start, end)``, what their turns recorded, and later tickets.
+
+    Knowledge gaps are the questions asked in ``[start, end)`` that nothing answered.
+    """
     with Session(engine) as session:
         tickets = list(
             session.exec(
@@ -149,7 +155,14 @@ def load_period(engine: Engine, *, start: datetime, end: datetime) -> PeriodReco
                 col(SupportTicket.customer_id).in_(customers), SupportTicket.created_at >= start
             )
         ).all()
-    return PeriodRecords(tickets=tickets, usage=usage, later_tickets=list(later))
+        gaps = session.exec(
+            select(KnowledgeGap).where(
+                KnowledgeGap.created_at >= start, KnowledgeGap.created_at < end
+            )
+        ).all()
+    return PeriodRecords(
+        tickets=tickets, usage=usage, later_tickets=list(later), knowledge_gaps=list(gaps)
+    )
 
 
 def _turn_usage(session: Session, ids: list[str]) -> dict[str, Usage]:
@@ -353,6 +366,8 @@ def compute_analytics(
         "verified_resolution_days": verified_days,
         **figures(records.tickets, records.usage, outcomes, prices),
         "daily": daily_series(records, outcomes, prices, start=start, end=end),
+        "knowledge_gap_questions": len(records.knowledge_gaps),
+        "knowledge_gaps": gap_list(records.knowledge_gaps),
         "by_variant": [
             {"variant": variant, **figures(group, records.usage, outcomes, prices)}
             for variant, group in sorted(variants.items(), key=lambda item: item[0] or "")

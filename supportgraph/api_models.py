@@ -385,6 +385,19 @@ class CascadeTierOut(BaseModel):
     )
 
 
+class KnowledgeGapOut(BaseModel):
+    """A question the help centre could not answer, counted once however often it was asked."""
+
+    question: str = Field(examples=["do you have student discounts?"])
+    intent: str = Field(examples=["faq"])
+    count: int = Field(description="how often it was asked in the period")
+    tickets: int = Field(description="in how many tickets")
+    nearest_source_id: str | None = Field(
+        description="the closest article found, which did not answer it; null when none was"
+    )
+    last_asked_at: datetime
+
+
 class DailyFigures(BaseModel):
     """One UTC day of the period, by ticket creation day; a day without tickets has zeros."""
 
@@ -469,4 +482,11 @@ class AnalyticsResponse(AnalyticsFigures):
     )
     verified_resolution_days: int
     daily: list[DailyFigures] = Field(description="every UTC day the period touches, in order")
+    knowledge_gap_questions: int = Field(
+        description="questions asked in the period that the help centre could not answer"
+    )
+    knowledge_gaps: list[KnowledgeGapOut] = Field(
+        description="those questions, one row per question, the most asked first (at most 50): "
+        "the articles to write next"
+    )
     by_variant: list[VariantAnalytics]

@@ -32,6 +32,7 @@ from supportgraph.db.models import (
 )
 from supportgraph.db.ticket_locks import TicketLocks
 from supportgraph.intents.taxonomy import SMALL_TALK
+from supportgraph.knowledge_gaps import gap_records, gaps_of_turn
 from supportgraph.metrics import Metrics
 from supportgraph.observability import bind_ticket, tracing_callbacks
 from supportgraph.replies import actions_available
@@ -367,6 +368,7 @@ class SupportService:
                 )
             self._store_retrieval(session, ticket.id, customer_message.id, state)
             self._store_gate(session, ticket.id, customer_message.id, state)
+            session.add_all(gap_records(ticket.id, customer_message.id, gaps_of_turn(state)))
             reply = CustomerMessage(
                 ticket_id=ticket.id,
                 turn=turn,

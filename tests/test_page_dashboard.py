@@ -16,6 +16,7 @@ from supportgraph.db.models import (
     CustomerMessage,
     EscalationDecision,
     IntentClassification,
+    KnowledgeGap,
     SupportTicket,
     TicketStatus,
 )
@@ -37,6 +38,14 @@ TICKETS = [
     ("d5", 5, 8, RESOLVED, "ai", "refund_request", 4, 200.0, "embedding", None),
     ("d6", 7, 23, RESOLVED, "ai", "order_status", None, 150.0, "rules", None),
     ("out", 8, 10, RESOLVED, "ai", "order_status", 1, 5000.0, "llm", None),  # after the range
+]
+
+# Questions nothing answered: (ticket, day of March, question); the last is after the range.
+GAPS = [
+    ("d1", 1, "Do you have student discounts?"),
+    ("d5", 5, "do you have student discounts"),
+    ("d6", 7, "Can I pay with Bitcoin?"),
+    ("out", 8, "Do you price match Amazon?"),
 ]
 
 
@@ -100,6 +109,17 @@ def march(live_app: LiveApp) -> None:
             for record in records(row):
                 session.add(record)
                 session.flush()
+        for ticket_id, dom, question in GAPS:
+            session.add(
+                KnowledgeGap(
+                    ticket_id=ticket_id,
+                    message_id=f"m_{ticket_id}",
+                    intent="faq",
+                    question=question,
+                    nearest_source_id="promo-codes#how-do-promo-codes-work",
+                    created_at=datetime(2025, 3, dom, 12, tzinfo=UTC),
+                )
+            )
         session.commit()
 
 
@@ -191,6 +211,14 @@ def test_each_chart_draws_the_analytics_figures(
     expect(page.locator("figure[data-chart=escalation-reasons] figcaption")).to_contain_text(
         "2 escalated"
     )
+    # The questions nothing answered, as the API lists them: the articles to write next.
+    gaps = page.locator("#knowledge-gaps tbody tr")
+    assert [gaps.nth(i).locator("td").all_inner_texts() for i in range(gaps.count())] == [
+        [g["question"], g["intent"], str(g["count"]), str(g["tickets"]), g["nearest_source_id"]]
+        for g in figures["knowledge_gaps"]
+    ]
+    assert [g["count"] for g in figures["knowledge_gaps"]] == [2, 1]
+    expect(page.locator("#knowledge-gaps")).to_contain_text("3 in this range")
     screenshot(page, "dashboard-desktop")
 
 

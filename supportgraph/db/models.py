@@ -220,3 +220,18 @@ class IntentModelVersion(SQLModel, table=True):
     n_feedback: int = 0
     created_at: datetime = Field(default_factory=utcnow)
     promoted_at: datetime | None = None
+
+
+class KnowledgeGap(SQLModel, table=True):
+    """A question the help centre could not answer: what the support team should write next."""
+
+    id: str = Field(default_factory=lambda: new_id("gap"), primary_key=True, max_length=64)
+    ticket_id: str = Field(foreign_key="supportticket.id", index=True, max_length=64)
+    message_id: str = Field(foreign_key="customermessage.id", index=True, max_length=64)
+    intent: str = Field(max_length=64)
+    question: str = Field(description="the customer's question as stored (card numbers masked)")
+    nearest_source_id: str | None = Field(
+        default=None, max_length=200, description="the closest article found, which did not answer"
+    )
+    nearest_score: float | None = None
+    created_at: datetime = Field(default_factory=utcnow, index=True)

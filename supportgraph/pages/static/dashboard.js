@@ -128,7 +128,11 @@
   function render(board, figures) {
     charts.splice(0).forEach((chart) => chart.destroy());
     const made = specs(figures).map(figure);
-    board.replaceChildren(headline(figures), el("div", { class: "grid" }, ...made.map((m) => m.node)));
+    board.replaceChildren(
+      headline(figures),
+      el("div", { class: "grid" }, ...made.map((m) => m.node)),
+      gaps(figures)
+    );
     made.forEach((m) => m.draw && charts.push(m.draw()));
   }
 
@@ -148,6 +152,38 @@
       list.append(el("div", {}, el("dt", {}, label), el("dd", { "data-figure": name }, text)));
     }
     return list;
+  }
+
+  // The questions the help centre could not answer: the articles to write next.
+  function gaps(f) {
+    const titleId = "title-knowledge-gaps";
+    const section = el(
+      "section",
+      { id: "knowledge-gaps", "aria-labelledby": titleId },
+      el("h2", { id: titleId }, "Questions the help centre could not answer"),
+      el("p", {}, `${f.knowledge_gap_questions} in this range, the most asked first.`)
+    );
+    if (!f.knowledge_gaps.length) return section;
+    const head = el(
+      "tr",
+      {},
+      ...["Question", "Intent", "Asked", "Tickets", "Nearest article"].map((label) =>
+        el("th", { scope: "col" }, label)
+      )
+    );
+    const rows = f.knowledge_gaps.map((g) =>
+      el(
+        "tr",
+        { "data-gap": g.question },
+        el("td", {}, g.question),
+        el("td", {}, g.intent),
+        el("td", {}, String(g.count)),
+        el("td", {}, String(g.tickets)),
+        el("td", {}, g.nearest_source_id || "–")
+      )
+    );
+    section.append(el("table", {}, el("thead", {}, head), el("tbody", {}, ...rows)));
+    return section;
   }
 
   // One series of a chart: the API's field name, its legend, colour, numbers and their format.
