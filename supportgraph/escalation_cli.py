@@ -69,3 +69,24 @@ def calibrate(
         "must_conversations_left_to_the_score": uncaught,
     }
     typer.echo(json.dumps(summary, indent=2))
+
+
+@app.command()
+def score(
+    data: Annotated[Path, typer.Option(help="labelled conversations (JSON lines)")],
+    all_must: Annotated[
+        bool, typer.Option(help="every turn marked escalate is a must (a must-escalate file)")
+    ] = False,
+) -> None:
+    """Replay labelled conversations through the gate as the eval does and print its figures."""
+    from evals.escalation_eval import escalation_metrics, load_conversations, measure, must_misses
+    from evals.runner import eval_workspace
+
+    conversations = load_conversations(data, all_must=all_must)
+    with eval_workspace() as workspace:
+        turns = measure(workspace, conversations, measure_only=False)
+    report = {
+        "metrics": escalation_metrics(turns),
+        "missed_must": must_misses(turns, conversations),
+    }
+    typer.echo(json.dumps(report, indent=2))
