@@ -90,3 +90,50 @@ def score(
         "missed_must": must_misses(turns, conversations),
     }
     typer.echo(json.dumps(report, indent=2))
+
+
+@app.command(name="fit-situations")
+def fit_situations_command(
+    positives: Annotated[
+        Path | None, typer.Option(help="must-escalate conversations tagged with their situation")
+    ] = None,
+    negatives: Annotated[
+        Path | None, typer.Option(help="labelled conversations whose calm turns are negatives")
+    ] = None,
+    max_false_rate: Annotated[
+        float, typer.Option(help="share of the negatives each situation may flag")
+    ] = 0.01,
+    out: Annotated[Path | None, typer.Option(help="default: the project's situations file")] = None,
+) -> None:
+    """Fit the must-escalate situation probes on the turn embedding the classifier computes."""
+    from evals.escalation_eval import CALIBRATION_FILE, MUST_FIT_FILE, load_conversations
+    from policies.situation_model import CALIBRATED_SITUATIONS_FILE
+    from supportgraph.intents.model import HOLDOUT_FILE, MULTI_FILE, TRAIN_FILE
+    from supportgraph.services import Services
+    from supportgraph.situation_fit import examples, fit_situations, intent_negatives
+
+    must = [
+        (conversation.tags[0], turn.message)
+        for conversation in load_conversations(positives or MUST_FIT_FILE)
+        for turn in conversation.turns
+        if turn.escalate
+    ]
+    calm = [
+        turn.message
+        for conversation in load_conversations(negatives or CALIBRATION_FILE)
+        for turn in conversation.turns
+        if not turn.escalate
+    ]
+    rows = examples(must, [*calm, *intent_negatives([TRAIN_FILE, HOLDOUT_FILE, MULTI_FILE])])
+    services = Services(get_settings())
+    vectors = services.embedder.embed([services.model_text(row.text) for row in rows])
+    model = fit_situations(
+        rows,
+        vectors,
+        embedding_model=Path(services.embedder.model_name).name,
+        max_false_rate=max_false_rate,
+    )
+    out = out or CALIBRATED_SITUATIONS_FILE
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(model.to_json() + "\n")
+    typer.echo(json.dumps({"written": str(out), **model.metrics}, indent=2))
