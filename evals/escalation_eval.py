@@ -19,6 +19,9 @@ EVAL_FILE = ESCALATION_DIR / "eval.jsonl"
 # is what the situation detector (``supportgraph escalation fit-situations``) learns from.
 MUST_HELDOUT_FILE = ESCALATION_DIR / "must_heldout.jsonl"
 MUST_FIT_FILE = ESCALATION_DIR / "must_fit.jsonl"
+# Calm messages next to each situation ("is it normal for the adapter to feel warm?"), written
+# with the fit file: negatives for the same fit, never scored.
+NEAR_MISS_FIT_FILE = ESCALATION_DIR / "near_miss_fit.jsonl"
 
 
 class LabelledTurn(BaseModel):

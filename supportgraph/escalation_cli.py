@@ -98,7 +98,8 @@ def fit_situations_command(
         Path | None, typer.Option(help="must-escalate conversations tagged with their situation")
     ] = None,
     negatives: Annotated[
-        Path | None, typer.Option(help="labelled conversations whose calm turns are negatives")
+        list[Path] | None,
+        typer.Option(help="labelled conversations whose calm turns are negatives (repeatable)"),
     ] = None,
     max_false_rate: Annotated[
         float, typer.Option(help="share of the negatives each situation may flag")
@@ -106,7 +107,12 @@ def fit_situations_command(
     out: Annotated[Path | None, typer.Option(help="default: the project's situations file")] = None,
 ) -> None:
     """Fit the must-escalate situation probes on the turn embedding the classifier computes."""
-    from evals.escalation_eval import CALIBRATION_FILE, MUST_FIT_FILE, load_conversations
+    from evals.escalation_eval import (
+        CALIBRATION_FILE,
+        MUST_FIT_FILE,
+        NEAR_MISS_FIT_FILE,
+        load_conversations,
+    )
     from policies.situation_model import CALIBRATED_SITUATIONS_FILE
     from supportgraph.intents.model import HOLDOUT_FILE, MULTI_FILE, TRAIN_FILE
     from supportgraph.services import Services
@@ -120,7 +126,8 @@ def fit_situations_command(
     ]
     calm = [
         turn.message
-        for conversation in load_conversations(negatives or CALIBRATION_FILE)
+        for path in negatives or [CALIBRATION_FILE, NEAR_MISS_FIT_FILE]
+        for conversation in load_conversations(path)
         for turn in conversation.turns
         if not turn.escalate
     ]

@@ -6,7 +6,12 @@ import pytest
 from fastapi.testclient import TestClient
 from testkit import send
 
-from evals.escalation_eval import CALIBRATION_FILE, MUST_FIT_FILE, load_conversations
+from evals.escalation_eval import (
+    CALIBRATION_FILE,
+    MUST_FIT_FILE,
+    NEAR_MISS_FIT_FILE,
+    load_conversations,
+)
 from policies.queue import QueueItem, load_queue_config, priority
 from policies.situation_model import CALIBRATED_SITUATIONS_FILE, load_situation_model
 from supportgraph.intents.model import HOLDOUT_FILE, MULTI_FILE, TRAIN_FILE
@@ -87,7 +92,8 @@ def test_refitting_on_the_fit_files_reproduces_the_stored_probes(services: Servi
     ]
     calm = [
         turn.message
-        for conversation in load_conversations(CALIBRATION_FILE)
+        for path in (CALIBRATION_FILE, NEAR_MISS_FIT_FILE)
+        for conversation in load_conversations(path)
         for turn in conversation.turns
         if not turn.escalate
     ]
