@@ -14,6 +14,14 @@ from evals.runner import Workspace, sandbox
 ESCALATION_DIR = Path(__file__).parent / "escalation"
 CALIBRATION_FILE = ESCALATION_DIR / "calibration.jsonl"
 EVAL_FILE = ESCALATION_DIR / "eval.jsonl"
+# Must-escalate paraphrases written apart from the gate's wording: every turn marked
+# ``escalate`` there must go to a person. The held-out file is only ever scored; the fit file
+# is what the situation detector (``supportgraph escalation fit-situations``) learns from.
+MUST_HELDOUT_FILE = ESCALATION_DIR / "must_heldout.jsonl"
+MUST_FIT_FILE = ESCALATION_DIR / "must_fit.jsonl"
+# Calm messages next to each situation ("is it normal for the adapter to feel warm?"), written
+# with the fit file: negatives for the same fit, never scored.
+NEAR_MISS_FIT_FILE = ESCALATION_DIR / "near_miss_fit.jsonl"
 
 
 class LabelledTurn(BaseModel):
@@ -40,15 +48,26 @@ class MeasuredTurn:
     conversation: str
     signals: dict[str, float]
     hard_rule: str | None
+    message: str
     escalate: bool
     must: bool
     escalated: bool
 
 
-def load_conversations(path: Path) -> list[LabelledConversation]:
-    """Labelled conversations from a JSON-lines file."""
+def load_conversations(path: Path, *, all_must: bool = False) -> list[LabelledConversation]:
+    """Labelled conversations from a JSON-lines file.
+
+    With ``all_must`` every turn that should escalate is a must (the must-escalate files).
+    """
     lines = path.read_text().splitlines()
-    return [LabelledConversation.model_validate(json.loads(line)) for line in lines if line.strip()]
+    conversations = [
+        LabelledConversation.model_validate(json.loads(line)) for line in lines if line.strip()
+    ]
+    if all_must:
+        for conversation in conversations:
+            for turn in conversation.turns:
+                turn.must = turn.must or turn.escalate
+    return conversations
 
 
 def measure(
@@ -72,6 +91,7 @@ def measure(
                         conversation=conversation.id,
                         signals=signals,
                         hard_rule=rule if rule and not str(rule).startswith("score.") else None,
+                        message=turn.message,
                         escalate=turn.escalate,
                         must=turn.must,
                         escalated=bool(result.state.get("escalated")),
@@ -97,4 +117,30 @@ def escalation_metrics(turns: list[MeasuredTurn]) -> dict[str, Any]:
         "escalation_unnecessary_rate": round(
             sum(t.escalated for t in should_not) / max(1, len(should_not)), 4
         ),
+    }
+
+
+def must_misses(
+    turns: list[MeasuredTurn], conversations: list[LabelledConversation]
+) -> list[dict[str, Any]]:
+    """The must-escalate turns the gate let through, with their conversation's situation."""
+    tags = {conversation.id: conversation.tags for conversation in conversations}
+    return [
+        {"conversation": t.conversation, "tags": tags.get(t.conversation, []), "message": t.message}
+        for t in turns
+        if t.must and not t.escalated
+    ]
+
+
+def heldout_must_report(workspace: Workspace, path: Path = MUST_HELDOUT_FILE) -> dict[str, Any]:
+    """The must-escalate paraphrases replayed as the eval file is: how many, and which, slipped."""
+    conversations = load_conversations(path, all_must=True)
+    turns = measure(workspace, conversations, measure_only=False)
+    misses = must_misses(turns, conversations)
+    return {
+        "metrics": {
+            "escalation_heldout_must": sum(t.must for t in turns),
+            "escalation_heldout_missed": len(misses),
+        },
+        "misses": misses,
     }

@@ -141,6 +141,7 @@ def run_suites(
                 4,
             ),
         }
+    heldout_misses = escalation.pop("escalation_heldout_misses", [])
     report["metrics"].update(escalation)
     report["metrics"].update(
         {
@@ -150,6 +151,8 @@ def run_suites(
         }
     )
     report["knowledge_misses"] = knowledge.get("retrieval_misses", [])
+    if escalation:
+        report["escalation_heldout_misses"] = heldout_misses
     if langsmith_client is None and langsmith_configured():
         from langsmith import Client
 
@@ -162,13 +165,29 @@ def run_suites(
 
 
 def _escalation_suite(workspace: Workspace) -> dict[str, Any]:
-    """Missed and unnecessary escalations on the labelled conversations kept for evaluation."""
-    from evals.escalation_eval import EVAL_FILE, escalation_metrics, load_conversations, measure
+    """Missed and unnecessary escalations on the labelled conversations kept for evaluation.
+
+    Also the must-escalate paraphrases written apart from the gate (``must_heldout.jsonl``):
+    how many slipped through, and which (``escalation_heldout_misses``).
+    """
+    from evals.escalation_eval import (
+        EVAL_FILE,
+        MUST_HELDOUT_FILE,
+        escalation_metrics,
+        heldout_must_report,
+        load_conversations,
+        measure,
+    )
 
     if not EVAL_FILE.exists():
         return {}
     turns = measure(workspace, load_conversations(EVAL_FILE), measure_only=False)
-    return escalation_metrics(turns)
+    metrics = escalation_metrics(turns)
+    if MUST_HELDOUT_FILE.exists():
+        heldout = heldout_must_report(workspace)
+        metrics.update(heldout["metrics"])
+        metrics["escalation_heldout_misses"] = heldout["misses"]
+    return metrics
 
 
 def _passed(result: dict[str, Any]) -> bool:

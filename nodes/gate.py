@@ -11,6 +11,7 @@ from graph.context import AgentContext, services_of
 from graph.state import GateView, TicketState
 from nodes.resolve import FILLER_KINDS, is_faint
 from policies.escalation import must_escalate
+from policies.situation_model import SIGNAL_PREFIX
 from supportgraph import signals as measure
 
 REPEAT_SIMILARITY = 0.92
@@ -89,13 +90,55 @@ def _settled_intents(state: TicketState) -> list[Any]:
     ]
 
 
-def _hard_rule(state: TicketState, services: Any) -> tuple[str, str] | None:
-    """The rule that sends this turn to a person regardless of scores, if any."""
+SITUATION_REASONS = {
+    "safety_hazard": "A product may be unsafe or has hurt someone; a person takes over first.",
+    "distress": "The customer may be in distress; a person takes over.",
+    "account_takeover": "Someone else may be using the customer's account; a person checks it.",
+    "legal_threat": "Legal threats are handled by a person.",
+    "payment_dispute": "A disputed payment is handled by a person.",
+    "misdelivery": "The parcel may have gone to the wrong place; a person follows it up.",
+}
+
+
+def situation_scores(state: TicketState, services: Any) -> dict[str, float]:
+    """Each must-escalate situation's score for this turn, read off the classifier's vector."""
+    model = services.situation_model
+    vector = state.get("message_vector") or []
+    if model is None or not model.probes:
+        return {}
+    if len(vector) != len(next(iter(model.probes.values())).weights):
+        return dict.fromkeys(model.probes, 0.0)  # fitted on another encoder: no opinion
+    return model.scores(vector)
+
+
+def _situation_rule(scores: dict[str, float], services: Any) -> tuple[str, str] | None:
+    model = services.situation_model
+    found = model.detected(scores) if model is not None and scores else None
+    if found is None:
+        return None
+    name, score, threshold = found
+    reason = SITUATION_REASONS.get(name, "A situation a person must handle.")
+    return f"escalate.situation.{name}", f"{reason} ({name} {score:.2f} >= {threshold:.2f})"
+
+
+def _hard_rule(
+    state: TicketState, services: Any, situations: dict[str, float] | None = None
+) -> tuple[str, str] | None:
+    """The rule that sends this turn to a person regardless of scores, if any.
+
+    A situation recognised by meaning comes first when it is a safety hazard (it raises the
+    ticket's priority), after the worded distress and legal rules otherwise.
+    """
     text = state["message"]
+    situation = _situation_rule(situations or {}, services)
+    if situation is not None and situation[0] == "escalate.situation.safety_hazard":
+        return situation
     if measure.distress(text):
         return "escalate.always.distress", "The customer may be in distress; a person takes over."
     if measure.legal_threat(text):
         return "escalate.always.legal_threat", "Legal threats are handled by a person."
+    if situation is not None:
+        return situation
     settled = _settled_intents(state)
     hard = must_escalate(
         [(view["intent"], view["sub_intent"]) for view in settled],
@@ -121,10 +164,13 @@ def gate(state: TicketState, runtime: Runtime[AgentContext]) -> dict[str, Any]:
     services = services_of(runtime)
     polarity = measure.sentiment(state["message"])
     history = [*state.get("sentiment_history", []), round(polarity, 4)]
+    situations = situation_scores(state, services)
     signals = measure_signals(state, polarity, history[0])
+    # Recorded with every decision; they act through the hard rule, not the soft score.
+    signals.update({SIGNAL_PREFIX + name: value for name, value in situations.items()})
     model = services.gate_model
     score, contributions = model.score(signals)
-    hard = _hard_rule(state, services)
+    hard = _hard_rule(state, services, situations)
     escalate = hard is not None or score >= model.threshold
     if hard is not None:
         rule_id, reason = hard

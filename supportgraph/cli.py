@@ -278,6 +278,7 @@ def run_eval(
         brief = {
             "metrics": result["metrics"],
             "failing_scenarios": [failure["scenario"] for failure in result["failures"]],
+            "escalation_heldout_misses": result.get("escalation_heldout_misses", []),
             "threshold_failures": failures,
         }
         typer.echo(json.dumps(brief, indent=2))

@@ -69,3 +69,78 @@ def calibrate(
         "must_conversations_left_to_the_score": uncaught,
     }
     typer.echo(json.dumps(summary, indent=2))
+
+
+@app.command()
+def score(
+    data: Annotated[Path, typer.Option(help="labelled conversations (JSON lines)")],
+    all_must: Annotated[
+        bool, typer.Option(help="every turn marked escalate is a must (a must-escalate file)")
+    ] = False,
+) -> None:
+    """Replay labelled conversations through the gate as the eval does and print its figures."""
+    from evals.escalation_eval import escalation_metrics, load_conversations, measure, must_misses
+    from evals.runner import eval_workspace
+
+    conversations = load_conversations(data, all_must=all_must)
+    with eval_workspace() as workspace:
+        turns = measure(workspace, conversations, measure_only=False)
+    report = {
+        "metrics": escalation_metrics(turns),
+        "missed_must": must_misses(turns, conversations),
+    }
+    typer.echo(json.dumps(report, indent=2))
+
+
+@app.command(name="fit-situations")
+def fit_situations_command(
+    positives: Annotated[
+        Path | None, typer.Option(help="must-escalate conversations tagged with their situation")
+    ] = None,
+    negatives: Annotated[
+        list[Path] | None,
+        typer.Option(help="labelled conversations whose calm turns are negatives (repeatable)"),
+    ] = None,
+    max_false_rate: Annotated[
+        float, typer.Option(help="share of the negatives each situation may flag")
+    ] = 0.01,
+    out: Annotated[Path | None, typer.Option(help="default: the project's situations file")] = None,
+) -> None:
+    """Fit the must-escalate situation probes on the turn embedding the classifier computes."""
+    from evals.escalation_eval import (
+        CALIBRATION_FILE,
+        MUST_FIT_FILE,
+        NEAR_MISS_FIT_FILE,
+        load_conversations,
+    )
+    from policies.situation_model import CALIBRATED_SITUATIONS_FILE
+    from supportgraph.intents.model import HOLDOUT_FILE, MULTI_FILE, TRAIN_FILE
+    from supportgraph.services import Services
+    from supportgraph.situation_fit import examples, fit_situations, intent_negatives
+
+    must = [
+        (conversation.tags[0], turn.message)
+        for conversation in load_conversations(positives or MUST_FIT_FILE)
+        for turn in conversation.turns
+        if turn.escalate
+    ]
+    calm = [
+        turn.message
+        for path in negatives or [CALIBRATION_FILE, NEAR_MISS_FIT_FILE]
+        for conversation in load_conversations(path)
+        for turn in conversation.turns
+        if not turn.escalate
+    ]
+    rows = examples(must, [*calm, *intent_negatives([TRAIN_FILE, HOLDOUT_FILE, MULTI_FILE])])
+    services = Services(get_settings())
+    vectors = services.embedder.embed([services.model_text(row.text) for row in rows])
+    model = fit_situations(
+        rows,
+        vectors,
+        embedding_model=Path(services.embedder.model_name).name,
+        max_false_rate=max_false_rate,
+    )
+    out = out or CALIBRATED_SITUATIONS_FILE
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(model.to_json() + "\n")
+    typer.echo(json.dumps({"written": str(out), **model.metrics}, indent=2))

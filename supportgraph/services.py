@@ -19,6 +19,11 @@ from policies.gate_model import (
     GateModel,
     load_gate_model,
 )
+from policies.situation_model import (
+    CALIBRATED_SITUATIONS_FILE,
+    SituationModel,
+    load_situation_model,
+)
 from supportgraph.commerce.backend import CommerceBackend
 from supportgraph.commerce.demo import DemoStore
 from supportgraph.db.engine import create_schema, make_engine
@@ -122,6 +127,17 @@ class Services:
             if path.exists():
                 return load_gate_model(path)
         return load_gate_model(DEFAULT_GATE_FILE)
+
+    @cached_property
+    def situation_model(self) -> SituationModel | None:
+        """The must-escalate situation probes: this deployment's fit, else the project's."""
+        for path in (
+            self.settings.data_dir / "escalation" / "situations.json",
+            CALIBRATED_SITUATIONS_FILE,
+        ):
+            if path.exists():
+                return load_situation_model(path)
+        return None
 
     @cached_property
     def speller(self) -> Speller | None:
@@ -254,6 +270,7 @@ class Services:
             "chroma",
             "knowledge",
             "gate_model",
+            "situation_model",
             "speller",
             "classifier",
             "candidate_classifier",
@@ -277,7 +294,7 @@ class Services:
         from supportgraph.signals import sentiment
 
         self.embedder.embed_one("warm up")
-        _ = (self.classifier, self.backend, self.speller, self.gate_model)
+        _ = (self.classifier, self.backend, self.speller, self.gate_model, self.situation_model)
         self.knowledge.warm_up()
         sentiment("warm up")
 
