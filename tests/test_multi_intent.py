@@ -108,8 +108,10 @@ def test_the_clause_threshold_is_fitted_after_the_whole_message_reading(
     assert model is not None
     rows = [
         ("Where is my order? Also I forgot my password", ("order_status", "password_reset")),
-        ("cancel ORD-1, reset my password, and do you ship to Canada?",
-         ("cancel_order", "password_reset", "faq")),
+        (
+            "cancel ORD-1, reset my password, and do you ship to Canada?",
+            ("cancel_order", "password_reset", "faq"),
+        ),
         ("where is my order?", ("order_status",)),
         ("do you ship to Canada?", ("faq",)),
     ]
