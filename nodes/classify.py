@@ -31,7 +31,7 @@ def classify(state: TicketState, runtime: Runtime[AgentContext]) -> dict[str, An
     """Write the turn's embedding, its intents, and whether it answers a proposal."""
     services = services_of(runtime)
     text = services.model_text(state["message"])
-    # the message and its clauses, when it has several, go through the encoder in one batch
+    # the message, and its clauses in one batch when it has several
     vector, clause_vectors = embed_message(services.embedder, text)
     confirmation = detect_confirmation(text) if state.get("open_proposals") else None
     if confirmation and not _only_about_proposals(text, state, services):

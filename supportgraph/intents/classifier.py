@@ -54,12 +54,14 @@ LlmTier = Callable[[str, list[str]], LlmVerdict | None]
 
 
 def embed_message(embedder: Embedder, text: str) -> tuple[np.ndarray, np.ndarray | None]:
-    """The message's vector and, when it has several clauses, theirs: one encoder batch."""
+    """The message's vector and, when it has several clauses, theirs (one batch of clauses).
+
+    The clauses are not batched with the message: padded to the whole message's length, a
+    batch of both took more encoder time than the two passes.
+    """
     clauses = split_clauses(text)
-    if len(clauses) < 2:
-        return embedder.embed_one(text), None
-    vectors = embedder.embed([text, *clauses])
-    return vectors[0], vectors[1:]
+    vector = embedder.embed_one(text)
+    return vector, embedder.embed(clauses) if len(clauses) > 1 else None
 
 
 class IntentClassifier:
