@@ -128,3 +128,29 @@ def test_the_clause_threshold_is_fitted_after_the_whole_message_reading(
     )
     assert secondary == alone
     assert clause is not None and 0.3 <= clause <= 0.95
+
+
+def test_the_eval_counts_further_requests_found_and_extras_invented() -> None:
+    from evals.runner import multi_intent_metrics
+    from evals.scenarios import Scenario
+
+    def result(suite: str, expected: list[str], found: list[str]) -> dict[str, object]:
+        scenario = Scenario(id="s", customer_id="c", turns=[], suite=suite)
+        return {
+            "scenario": scenario,
+            "turns": [{"expect": {"intents": expected}, "intents": found}],
+        }
+
+    results = [
+        result("multi_intent", ["cancel_order", "password_reset", "faq"], ["cancel_order", "faq"]),
+        result("multi_intent", ["order_status", "refund"], ["refund", "order_status"]),
+        result("multi_intent", ["order_status"], ["order_status", "complaint"]),
+        result("multi_intent", ["faq"], ["faq"]),
+        result("core", ["billing", "faq"], ["billing"]),  # other suites are not read
+    ]
+    assert multi_intent_metrics(results) == {
+        "multi_intent_later_recall": round(2 / 3, 4),
+        "multi_intent_all_found": 0.5,
+        "multi_intent_extra_intents": 0,
+        "multi_intent_false_extra_rate": 0.5,
+    }
