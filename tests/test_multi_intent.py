@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from testkit import Prepared
+from fastapi.testclient import TestClient
+from testkit import Prepared, send
 
 from supportgraph.intents.classifier import IntentClassifier, embed_message
 from supportgraph.intents.clauses import split_clauses
@@ -154,3 +155,13 @@ def test_the_eval_counts_further_requests_found_and_extras_invented() -> None:
         "multi_intent_extra_intents": 0,
         "multi_intent_false_extra_rate": 0.5,
     }
+
+
+def test_the_api_gives_each_intent_its_clause_and_confidence(client: TestClient) -> None:
+    body = send(client, "1) where is ORD-789 2) I forgot my password 3) do you ship to Canada?")
+    by_intent = {view["intent"]: view for view in body["intents"]}
+    assert by_intent["order_status"]["clause"] == "1) where is ORD-789"
+    assert by_intent["password_reset"]["clause"] == "2) I forgot my password"
+    assert by_intent["faq"]["clause"] == "3) do you ship to Canada?"
+    assert all(0.0 < view["confidence"] <= 1.0 for view in body["intents"])
+    assert body["intent"].startswith("multi_intent:")
