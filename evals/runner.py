@@ -371,6 +371,7 @@ def _report(results: list[dict[str, Any]], prices: Prices) -> dict[str, Any]:
                 tier: round(tiers.count(tier) / max(1, len(tiers)), 4)
                 for tier in sorted(set(tiers))
             },
+            **multi_intent_metrics(results),
         },
         "failures": [
             {
@@ -389,6 +390,43 @@ def _report(results: list[dict[str, Any]], prices: Prices) -> dict[str, Any]:
             for r in results
             if r not in passed
         ],
+    }
+
+
+MULTI_INTENT_SUITE = "multi_intent"
+
+
+def multi_intent_metrics(results: list[dict[str, Any]]) -> dict[str, float]:
+    """How many of a message's further requests are found, and how often one is invented.
+
+    Read on the ``multi_intent`` suite alone, whose turns list every request of the message (an
+    exact set, unlike the other suites' "at least these"). A message of k requests has k - 1
+    further ones: those found beyond the first request found (``later_recall``). A message of
+    one request (its words joined by "and", or two sentences) that gets any intent outside its
+    own is a false extra.
+    """
+    turns = [
+        (set(turn["expect"]["intents"]), set(turn["intents"]) - {"unknown"})
+        for result in results
+        if result["scenario"].suite == MULTI_INTENT_SUITE
+        for turn in result["turns"]
+        if "intents" in turn["expect"]
+    ]
+    several = [(gold, found) for gold, found in turns if len(gold) > 1]
+    single = [(gold, found) for gold, found in turns if len(gold) == 1]
+    if not several or not single:
+        return {}
+    further = sum(len(gold) - 1 for gold, _ in several)
+    further_found = sum(max(0, len(gold & found) - 1) for gold, found in several)
+    return {
+        "multi_intent_later_recall": round(further_found / further, 4),
+        "multi_intent_all_found": round(
+            sum(gold <= found for gold, found in several) / len(several), 4
+        ),
+        "multi_intent_extra_intents": sum(len(found - gold) for gold, found in several),
+        "multi_intent_false_extra_rate": round(
+            sum(bool(found - gold) for gold, found in single) / len(single), 4
+        ),
     }
 
 

@@ -25,6 +25,9 @@ class IntentView(TypedDict):
     model_version: str | None
     latency_ms: float
     evidence: NotRequired[str | None]  # the clause that carried this intent
+    # the text the intent was read from: its own clause, or the whole message (no clause of its
+    # own); its confidence is the one read there
+    clause: NotRequired[str]
     topic: NotRequired[str | None]  # what a decisive rule that overruled the model says
 
 

@@ -8,6 +8,7 @@ from langgraph.runtime import Runtime
 
 from graph.context import AgentContext, services_of
 from graph.state import IntentView, TicketState
+from supportgraph.intents.classifier import embed_message
 from supportgraph.intents.confirmation import detect_confirmation
 
 RECENT_VECTORS = 5
@@ -30,7 +31,8 @@ def classify(state: TicketState, runtime: Runtime[AgentContext]) -> dict[str, An
     """Write the turn's embedding, its intents, and whether it answers a proposal."""
     services = services_of(runtime)
     text = services.model_text(state["message"])
-    vector = services.embedder.embed_one(text)
+    # the message, and its clauses in one batch when it has several
+    vector, clause_vectors = embed_message(services.embedder, text)
     confirmation = detect_confirmation(text) if state.get("open_proposals") else None
     if confirmation and not _only_about_proposals(text, state, services):
         confirmation = None  # "no, refund the other order instead" is a new request
@@ -45,7 +47,7 @@ def classify(state: TicketState, runtime: Runtime[AgentContext]) -> dict[str, An
             "confirmation": confirmation,
         }
     classifier, variant = services.classifier_for(state["customer_id"])
-    predictions = classifier.classify(text, vector)
+    predictions = classifier.classify(text, vector, clause_vectors)
     intents: list[IntentView] = [
         {
             "intent": p.intent,
@@ -56,6 +58,7 @@ def classify(state: TicketState, runtime: Runtime[AgentContext]) -> dict[str, An
             "model_version": p.model_version,
             "latency_ms": round(p.latency_ms, 3),
             "evidence": p.evidence,
+            "clause": p.evidence or text,
             "topic": p.topic,
         }
         for p in predictions

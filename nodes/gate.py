@@ -21,8 +21,14 @@ EXPLICIT = frozenset({"human_agent"})
 
 
 def answer_signature(state: TicketState) -> str:
-    """What the agent is about to say, reduced to kinds and sources (to spot it looping)."""
-    return "|".join(f"{p['kind']}:{','.join(p['source_ids'])}" for p in state["answer"])
+    """What the agent is about to say, reduced to kinds, intents and sources (to spot it looping).
+
+    The intent keeps two refusals apart: "no" to cancelling a shipped order and then "no" to
+    changing its address are two answers, not the agent repeating itself.
+    """
+    return "|".join(
+        f"{p['kind']}:{p['intent']}:{','.join(p['source_ids'])}" for p in state["answer"]
+    )
 
 
 def measure_signals(state: TicketState, polarity: float, first_polarity: float) -> dict[str, float]:

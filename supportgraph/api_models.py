@@ -106,8 +106,13 @@ class IntentOut(BaseModel):
 
     intent: str
     sub_intent: str | None
-    confidence: float
+    confidence: float = Field(description="this intent's calibrated confidence, read on `clause`")
     classifier_used: str
+    clause: str | None = Field(
+        default=None,
+        description="the part of the message this intent was read from (its own clause when "
+        "the message asks several things, else the whole message)",
+    )
 
 
 class SourceOut(BaseModel):

@@ -53,6 +53,17 @@ class LlmVerdict:
 LlmTier = Callable[[str, list[str]], LlmVerdict | None]
 
 
+def embed_message(embedder: Embedder, text: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """The message's vector and, when it has several clauses, theirs (one batch of clauses).
+
+    The clauses are not batched with the message: padded to the whole message's length, a
+    batch of both took more encoder time than the two passes.
+    """
+    clauses = split_clauses(text)
+    vector = embedder.embed_one(text)
+    return vector, embedder.embed(clauses) if len(clauses) > 1 else None
+
+
 class IntentClassifier:
     """Decides a message's intents, cheapest tier first, and says which tier decided."""
 
@@ -86,16 +97,22 @@ class IntentClassifier:
 
     def predict_text(self, text: str) -> list[IntentPrediction]:
         """Embed and classify a message (for the command line; the graph embeds once itself)."""
-        return self.classify(text, self.embedder.embed_one(text) if self.embedder else None)
+        if self.embedder is None:
+            return self.classify(text, None)
+        vector, clause_vectors = embed_message(self.embedder, text)
+        return self.classify(text, vector, clause_vectors)
 
     def rule_intents(self, text: str) -> set[str]:
         """The requests keyword rules recognise in the text (small talk is none)."""
         return {hit.intent for hit in match_rules(text, self._rule_taxonomy)} - {UNKNOWN}
 
-    def classify(self, text: str, vector: np.ndarray | None) -> list[IntentPrediction]:
+    def classify(
+        self, text: str, vector: np.ndarray | None, clause_vectors: np.ndarray | None = None
+    ) -> list[IntentPrediction]:
         """All intents of the message, the primary one first.
 
-        ``vector`` is the message's embedding by the shared (base) encoder.
+        ``vector`` is the message's embedding by the shared (base) encoder, ``clause_vectors``
+        those of its clauses when it has several (``embed_message``; embedded here otherwise).
         """
         started = time.perf_counter()
         rule_hits = match_rules(text, self._rule_taxonomy)
@@ -105,7 +122,7 @@ class IntentClassifier:
             vector = self.model.message_vector(text, vector)
         probs = self._model_probabilities(vector)
         if not rule_hits:
-            return self._classify_by_model(text, vector, base, probs, started)
+            return self._classify_by_model(text, vector, base, probs, started, clause_vectors)
         if any(hit.intent == UNKNOWN for hit in rule_hits):
             # Small talk rules match whole messages ("ok thanks", "hi there"): nothing else is
             # asked, whatever the model makes of it ("ok thanks" reads as a question to it).
@@ -118,7 +135,7 @@ class IntentClassifier:
         decided = any(hit.decisive for hit in rule_hits) and len(split_clauses(text)) < 2
         if not decided:
             predictions += self._extra_model_intents(text, vector, probs, predictions, started)
-        return self._with_clause_intents(text, predictions, started)
+        return self._with_clause_intents(text, predictions, started, clause_vectors)
 
     def _by_rule(
         self,
@@ -180,6 +197,7 @@ class IntentClassifier:
         base: np.ndarray | None,
         probs: dict[str, float],
         started: float,
+        clause_vectors: np.ndarray | None,
     ) -> list[IntentPrediction]:
         ranked = sorted(probs.items(), key=lambda item: item[1], reverse=True)
         if not ranked:
@@ -214,10 +232,14 @@ class IntentClassifier:
             )
             for label, p in chosen
         ]
-        return self._with_clause_intents(text, predictions, started)
+        return self._with_clause_intents(text, predictions, started, clause_vectors)
 
     def _with_clause_intents(
-        self, text: str, found: list[IntentPrediction], started: float
+        self,
+        text: str,
+        found: list[IntentPrediction],
+        started: float,
+        clause_vectors: np.ndarray | None = None,
     ) -> list[IntentPrediction]:
         """The message's intents, with those its clauses find ("..., and can I get a refund?").
 
@@ -225,7 +247,7 @@ class IntentClassifier:
         runner-up of the whole message: the clause says which part of the message asks for
         it ("And what's happening with ORD-1301?"), so the reply acts on the right order.
         """
-        by_clause = {p.intent: p for p in self._clause_intents(text, started)}
+        by_clause = {p.intent: p for p in self._clause_intents(text, started, clause_vectors)}
         merged = [found[0]] if found else []
         for prediction in found[1:]:
             clause = by_clause.get(prediction.intent)
@@ -242,17 +264,24 @@ class IntentClassifier:
             return merged
         return sorted(from_clauses, key=lambda p: p.confidence, reverse=True)
 
-    def _clause_intents(self, text: str, started: float) -> list[IntentPrediction]:
+    def _clause_intents(
+        self, text: str, started: float, clause_vectors: np.ndarray | None
+    ) -> list[IntentPrediction]:
         """The intent of each clause of a several-request message, classified on its own.
 
-        The whole message's embedding is dominated by its longest request.
+        The whole message's embedding is dominated by its longest request. A clause's top
+        intent joins when its calibrated probability reaches the fitted ``clause_threshold``.
         """
         model = self.model
         threshold = model.meta.clause_threshold if model else None
         clauses = split_clauses(text)
         if model is None or threshold is None or len(clauses) < 2:
             return []
-        base = self.embedder.embed(clauses) if self.embedder else None
+        base = (
+            clause_vectors
+            if clause_vectors is not None and len(clause_vectors) == len(clauses)
+            else (self.embedder.embed(clauses) if self.embedder else None)
+        )
         vectors = model.features(clauses, base)
         if vectors is None:
             return []

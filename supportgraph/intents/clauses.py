@@ -6,16 +6,35 @@ import re
 
 from supportgraph.knowledge.extract import words
 
-# A new request starts after a sentence end, a dash, "and/also/plus" before a request word,
-# or a comma before a question ("..., when is it shipping"). A sentence that starts with "it"
+# Where people join requests. A new request starts after a sentence end, a semicolon, a dash, a
+# colon ("Three things: cancel ..."), before a list number ("1) reset my password 2) cancel
+# ORD-789"), and after a comma or a joining word ("and", "also", "btw", "then", ...) when the
+# next word opens a request: a question or modal word, "I"/"my" (not after a bare comma: "If
+# it hasn't, I want to cancel" is one request), or a verb customers open a request with
+# ("..., reset my password, and tell me your return policy"). Nouns joined by "and" ("my
+# shoes and socks haven't arrived") are one request. A sentence that starts with "it"
 # describes what the one before asked about ("It was an impulse buy.", "it's the one my 2FA
 # codes go to") and stays with it: on its own it read as a complaint or an account recovery.
+_QUESTION_OR_MODAL = (
+    r"can|could|would|will|please|pls|what|what's|whats|where|where's|wheres|when|how|why|"
+    r"is|are|do|does|want|need"
+)
+_REQUEST_VERB = (
+    r"cancel|reset|refund|change|update|send|tell|track|give|let|stop|remove|delete|close|"
+    r"check|get|put|add|unsubscribe|swap|replace|switch|confirm|fix|email|ship|return|"
+    r"connect|transfer|process|issue|sort|help|find"
+)
+_OPENER = rf"(?:{_QUESTION_OR_MODAL}|{_REQUEST_VERB})\b"
+_SPEAKER = r"i|i'd|i'm|i've|i'll|my|if"
+_JOINER = (
+    r"(?:and\s+|oh\s+and\s+)?(?:also|plus|btw|by\s+the\s+way|lastly|finally|separately)"
+    r"|and|oh\s+and"
+)
 CLAUSE_BREAK = re.compile(
-    r"[.?!;]+\s+(?!it(?:s|'s|\u2019s)?\b)|\s+-\s+|,?\s+(?:and also|also|plus|and)\s+"
-    r"(?=(?:can|could|would|will|i|i'd|i'm|please|what|where|when|how|why|is|are|do|does|my|"
-    r"if|want|need)\b)"
-    r"|,\s+(?=(?:can|could|would|will|please|what|where|when|how|why|is|are|do|does|"
-    r"want|need)\b)",
+    r"[.?!;]+\s+(?!it(?:s|'s|\u2019s)?\b)|\s+-\s+|\s+(?=\(?\d{1,2}[.)]\s)"
+    # "could you also cancel it": "also" after its subject joins nothing
+    rf"|(?<!\byou)(?<!\bi),?\s+(?:{_JOINER}),?\s+(?={_OPENER}|(?:{_SPEAKER})\b)"
+    rf"|[,:]\s+(?={_OPENER})",
     re.IGNORECASE,
 )
 
@@ -51,6 +70,8 @@ def split_clauses(text: str) -> list[str]:
             else:
                 spans.append((start, end))
         start = match.end() if match else start
+    if len(spans) < 2:
+        return [text.strip()]
     return [text[first:last].strip() for first, last in spans]
 
 

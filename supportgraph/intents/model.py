@@ -365,7 +365,7 @@ def fit_multi_intent_thresholds(
     clause_vectors: Sequence[np.ndarray],
     intents: Sequence[tuple[str, ...]],
 ) -> tuple[float, float | None]:
-    """The secondary and clause thresholds that together maximize intent-set F2 (recall first).
+    """The secondary threshold, then the clause threshold, maximizing intent-set F2 (recall first).
 
     ``whole`` holds each message's vector and ``clause_vectors`` each message's clause vectors
     (none for a one-clause message). A message's intents are its top one, the runners-up whose
@@ -380,18 +380,27 @@ def fit_multi_intent_thresholds(
         else []
         for vectors in clause_vectors
     ]
-    best: tuple[float, float | None, float] = (1.0, None, -1.0)
-    for secondary in np.linspace(0.05, 0.6, 23):
-        base = [_message_intents(row, labels, float(secondary)) for row in probs]
-        for clause in [None, *(float(c) for c in np.linspace(0.3, 0.95, 27))]:
-            found = [
-                (message | {label for label, p in tops if clause is not None and p >= clause})
-                - {UNKNOWN}
-                for message, tops in zip(base, clause_tops, strict=True)
-            ]
-            if (score := _f_score(found, intents)) > best[2]:
-                best = (round(float(secondary), 4), clause and round(clause, 4), score)
-    return best[0], best[1]
+
+    def score(secondary: float, clause: float | None) -> float:
+        base = [_message_intents(row, labels, secondary) for row in probs]
+        found = [
+            (message | {label for label, p in tops if clause is not None and p >= clause})
+            - {UNKNOWN}
+            for message, tops in zip(base, clause_tops, strict=True)
+        ]
+        return _f_score(found, intents)
+
+    # The whole message's runners-up first, as if no message were split: they alone decide a
+    # one-clause message, so how messages are split never changes how one request is read.
+    secondary = max(
+        (round(float(s), 4) for s in np.linspace(0.05, 0.6, 23)), key=lambda s: score(s, None)
+    )
+    # Then the clause threshold: what the clauses add to that reading.
+    clause = max(
+        [None, *(round(float(c), 4) for c in np.linspace(0.3, 0.95, 27))],
+        key=lambda c: score(secondary, c),
+    )
+    return secondary, clause
 
 
 def _message_intents(row: np.ndarray, labels: np.ndarray, secondary: float) -> set[str]:
