@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 
@@ -130,11 +128,34 @@ def test_the_same_question_is_counted_once() -> None:
     assert len(gap_list([gap(str(i), f"q{i}", at(2)) for i in range(60)], limit=5)) == 5
 
 
-@pytest.fixture
-def stored_gaps(services: Services) -> Callable[[str], list[KnowledgeGap]]:
-    def read(ticket_id: str) -> list[KnowledgeGap]:
-        with Session(services.engine) as session:
-            found = session.exec(select(KnowledgeGap).where(KnowledgeGap.ticket_id == ticket_id))
-            return list(found)
+def test_a_question_nothing_answers_is_stored_and_listed(
+    client: TestClient, services: Services
+) -> None:
+    """Through the real agent: the help centre has nothing on either question."""
+    asked = ["Is your company carbon neutral?", "Do you have a loyalty tier for teachers?"]
+    for question in [*asked, "Is your company carbon neutral"]:
+        reply = client.post(
+            "/v1/support/message", json={"customer_id": "cust_101", "message": question}
+        )
+        assert reply.status_code == 200, reply.text
+        assert "I don't have a reliable answer" in reply.json()["response"]
+    answered = client.post(
+        "/v1/support/message",
+        json={"customer_id": "cust_101", "message": "How much does express shipping cost?"},
+    )
+    assert "$14.99" in answered.json()["response"]
 
-    return read
+    with Session(services.engine) as session:
+        stored = list(session.exec(select(KnowledgeGap)))
+        messages = {m.id: m for m in session.exec(select(CustomerMessage))}
+    assert sorted(g.question for g in stored) == sorted([*asked, "Is your company carbon neutral"])
+    for row in stored:
+        assert messages[row.message_id].content == row.question  # the customer's own message
+        assert row.intent == "faq" and row.nearest_source_id
+
+    figures = client.get("/v1/support/analytics", params={"period": "1d"}).json()
+    assert figures["knowledge_gap_questions"] == 3
+    assert [(g["question"], g["count"]) for g in figures["knowledge_gaps"]] == [
+        ("Is your company carbon neutral", 2),
+        ("Do you have a loyalty tier for teachers?", 1),
+    ]
