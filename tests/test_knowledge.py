@@ -96,6 +96,26 @@ def test_ingest_is_incremental_and_follows_the_files(own_index: Services, help_d
     )
 
 
+def test_a_collection_is_read_a_page_at_a_time(
+    own_index: Services, help_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages smaller than the collection give the same index: nothing read twice or skipped."""
+    knowledge = own_index.knowledge
+    vector = own_index.embedder.embed_one("how long does a refund take")
+    whole = [(hit.id, round(hit.score, 6)) for hit in knowledge.search(vector, query="refund", k=5)]
+    collection = knowledge._collections["article"]
+    everything = index_module.read_all(collection, ["metadatas"])
+    paged = index_module.read_all(collection, ["metadatas"], page=7)
+    assert len(everything["ids"]) == collection.count() > 7
+    assert paged == everything
+
+    monkeypatch.setattr(index_module, "READ_PAGE", 7)
+    fresh = Services(own_index.settings, engine=own_index.engine, embedder=own_index.embedder)
+    again = fresh.knowledge.search(vector, query="refund", k=5)
+    assert [(hit.id, round(hit.score, 6)) for hit in again] == whole
+    assert ingest_path(fresh.knowledge, help_dir).unchanged == knowledge.count()
+
+
 def test_an_index_sees_what_another_server_wrote(
     own_index: Services,
     services_factory: Callable[..., Services],

@@ -40,6 +40,9 @@ UNIT_CANDIDATES = 60
 # server read the stamps at most this often (a metadata read, 0.4 ms locally) and drop the
 # caches of a collection another process wrote to.
 REVISION_CHECK_S = 5.0
+# Records read from Chroma per request: reading a whole large collection at once fails in its
+# SQLite layer ("too many SQL variables", seen at 10,000 chunks with their sentences).
+READ_PAGE = 5_000
 # A stored chunk: its text, its metadata (title, heading, ...) and its unit-length vector.
 StoredChunk = tuple[str, dict[str, Any], np.ndarray]
 
@@ -291,7 +294,7 @@ class KnowledgeIndex:
             whole = DenseMatrix.of(list(stored), [embedding for _, _, embedding in stored.values()])
             pieces = DenseMatrix.of([], [])
             if self._units[kind].count():
-                found = self._units[kind].get(include=["embeddings", "metadatas"])
+                found = read_all(self._units[kind], ["embeddings", "metadatas"])
                 owners = [str((meta or {})["chunk_id"]) for meta in found["metadatas"]]
                 pieces = DenseMatrix.of(owners, list(found["embeddings"]))
             self._dense[kind] = (whole, pieces)
@@ -321,7 +324,7 @@ class KnowledgeIndex:
         every text in memory anyway, and the vectors add 1.5 KB a chunk.
         """
         if kind not in self._chunks:
-            found = self._collections[kind].get(include=["documents", "metadatas", "embeddings"])
+            found = read_all(self._collections[kind], ["documents", "metadatas", "embeddings"])
             self._chunks[kind] = {
                 chunk_id: (text, meta or {}, np.asarray(embedding, dtype=np.float32))
                 for chunk_id, text, meta, embedding in zip(
@@ -342,7 +345,7 @@ class KnowledgeIndex:
         progress: Callable[[int], None] | None,
     ) -> SyncReport:
         collection = self._collections[kind]
-        stored = collection.get(include=["metadatas"])
+        stored = read_all(collection, ["metadatas"])
         stored_hash = {
             chunk_id: (meta or {}).get("content_hash")
             for chunk_id, meta in zip(stored["ids"], stored["metadatas"] or [], strict=False)
@@ -405,3 +408,18 @@ class KnowledgeIndex:
                 owners.append({"chunk_id": chunk.id})
         if ids:
             units.upsert(ids=ids, embeddings=list(self._embedder.embed(texts)), metadatas=owners)
+
+
+def read_all(collection: Any, include: list[str], page: int = 0) -> dict[str, list[Any]]:
+    """Every record of a Chroma collection, read a page at a time: ids and ``include``'s fields.
+
+    ``page`` records a request (0: ``READ_PAGE``).
+    """
+    page = page or READ_PAGE
+    found: dict[str, list[Any]] = {"ids": [], **{name: [] for name in include}}
+    while True:
+        batch = collection.get(include=include, limit=page, offset=len(found["ids"]))
+        for name in found:
+            found[name].extend(batch[name])
+        if len(batch["ids"]) < page:
+            return found
