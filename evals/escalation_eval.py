@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from evals.runner import Workspace, sandbox
+from supportgraph.intents.model import HOLDOUT_FILE, MULTI_FILE, TRAIN_FILE
+from supportgraph.situation_fit import Example, examples, intent_negatives
 
 ESCALATION_DIR = Path(__file__).parent / "escalation"
 CALIBRATION_FILE = ESCALATION_DIR / "calibration.jsonl"
@@ -144,3 +147,27 @@ def heldout_must_report(workspace: Workspace, path: Path = MUST_HELDOUT_FILE) ->
         },
         "misses": misses,
     }
+
+
+def situation_fit_rows(
+    positives: Path | None = None, negatives: Sequence[Path] | None = None
+) -> list[Example]:
+    """The situation probes' fit rows: must-escalate turns by situation, then calm turns.
+
+    Positives default to the fit file, negatives to the calibration and near-miss files; the
+    intent rows whose label is not a situation are negatives too.
+    """
+    must = [
+        (conversation.tags[0], turn.message)
+        for conversation in load_conversations(positives or MUST_FIT_FILE)
+        for turn in conversation.turns
+        if turn.escalate
+    ]
+    calm = [
+        turn.message
+        for path in negatives or (CALIBRATION_FILE, NEAR_MISS_FIT_FILE)
+        for conversation in load_conversations(path)
+        for turn in conversation.turns
+        if not turn.escalate
+    ]
+    return examples(must, [*calm, *intent_negatives([TRAIN_FILE, HOLDOUT_FILE, MULTI_FILE])])

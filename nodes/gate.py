@@ -96,11 +96,13 @@ def _settled_intents(state: TicketState) -> list[Any]:
     ]
 
 
+DISTRESS_REASON = "The customer may be in distress; a person takes over."
+LEGAL_REASON = "Legal threats are handled by a person."
 SITUATION_REASONS = {
     "safety_hazard": "A product may be unsafe or has hurt someone; a person takes over first.",
-    "distress": "The customer may be in distress; a person takes over.",
+    "distress": DISTRESS_REASON,
     "account_takeover": "Someone else may be using the customer's account; a person checks it.",
-    "legal_threat": "Legal threats are handled by a person.",
+    "legal_threat": LEGAL_REASON,
     "payment_dispute": "A disputed payment is handled by a person.",
     "misdelivery": "The parcel may have gone to the wrong place; a person follows it up.",
 }
@@ -140,9 +142,9 @@ def _hard_rule(
     if situation is not None and situation[0] == "escalate.situation.safety_hazard":
         return situation
     if measure.distress(text):
-        return "escalate.always.distress", "The customer may be in distress; a person takes over."
+        return "escalate.always.distress", DISTRESS_REASON
     if measure.legal_threat(text):
-        return "escalate.always.legal_threat", "Legal threats are handled by a person."
+        return "escalate.always.legal_threat", LEGAL_REASON
     if situation is not None:
         return situation
     settled = _settled_intents(state)

@@ -107,31 +107,12 @@ def fit_situations_command(
     out: Annotated[Path | None, typer.Option(help="default: the project's situations file")] = None,
 ) -> None:
     """Fit the must-escalate situation probes on the turn embedding the classifier computes."""
-    from evals.escalation_eval import (
-        CALIBRATION_FILE,
-        MUST_FIT_FILE,
-        NEAR_MISS_FIT_FILE,
-        load_conversations,
-    )
+    from evals.escalation_eval import situation_fit_rows
     from policies.situation_model import CALIBRATED_SITUATIONS_FILE
-    from supportgraph.intents.model import HOLDOUT_FILE, MULTI_FILE, TRAIN_FILE
     from supportgraph.services import Services
-    from supportgraph.situation_fit import examples, fit_situations, intent_negatives
+    from supportgraph.situation_fit import fit_situations
 
-    must = [
-        (conversation.tags[0], turn.message)
-        for conversation in load_conversations(positives or MUST_FIT_FILE)
-        for turn in conversation.turns
-        if turn.escalate
-    ]
-    calm = [
-        turn.message
-        for path in negatives or [CALIBRATION_FILE, NEAR_MISS_FIT_FILE]
-        for conversation in load_conversations(path)
-        for turn in conversation.turns
-        if not turn.escalate
-    ]
-    rows = examples(must, [*calm, *intent_negatives([TRAIN_FILE, HOLDOUT_FILE, MULTI_FILE])])
+    rows = situation_fit_rows(positives, negatives)
     services = Services(get_settings())
     vectors = services.embedder.embed([services.model_text(row.text) for row in rows])
     model = fit_situations(

@@ -78,13 +78,12 @@ def gap_list(gaps: Sequence[KnowledgeGap], limit: int = GAP_LIST_LIMIT) -> list[
     groups: dict[str, list[KnowledgeGap]] = {}
     for gap in gaps:
         groups.setdefault(same_question(gap.question), []).append(gap)
-    ranked = sorted(
-        groups.values(),
-        key=lambda group: (-len(group), -max(g.created_at for g in group).timestamp()),
+    latest_first = sorted(
+        ((max(group, key=lambda g: g.created_at), group) for group in groups.values()),
+        key=lambda pair: (-len(pair[1]), -pair[0].created_at.timestamp()),
     )
     rows = []
-    for group in ranked[:limit]:
-        latest = max(group, key=lambda g: g.created_at)
+    for latest, group in latest_first[:limit]:
         rows.append(
             {
                 "question": latest.question,

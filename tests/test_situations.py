@@ -6,17 +6,11 @@ import pytest
 from fastapi.testclient import TestClient
 from testkit import send
 
-from evals.escalation_eval import (
-    CALIBRATION_FILE,
-    MUST_FIT_FILE,
-    NEAR_MISS_FIT_FILE,
-    load_conversations,
-)
+from evals.escalation_eval import situation_fit_rows
 from policies.queue import QueueItem, load_queue_config, priority
 from policies.situation_model import CALIBRATED_SITUATIONS_FILE, load_situation_model
-from supportgraph.intents.model import HOLDOUT_FILE, MULTI_FILE, TRAIN_FILE
 from supportgraph.services import Services
-from supportgraph.situation_fit import examples, fit_situations, intent_negatives
+from supportgraph.situation_fit import fit_situations
 
 
 def _scores(services: Services, text: str) -> dict[str, float]:
@@ -43,6 +37,13 @@ def test_a_hazard_worded_unlike_the_fit_examples_is_recognised(
     assert found is not None and found[0] == "safety_hazard", _scores(services, message)
 
 
+TOPIC_NOT_SEVERITY = pytest.mark.xfail(
+    strict=True,
+    reason="known weakness: a linear probe on the sentence embedding reads the topic, so a "
+    "calm question about heat or a neighbour still scores as the situation (docs/DESIGN.md)",
+)
+
+
 @pytest.mark.parametrize(
     ("message", "situation"),
     [
@@ -52,30 +53,19 @@ def test_a_hazard_worded_unlike_the_fit_examples_is_recognised(
         ("how do I change the email address on my account?", "account_takeover"),
         ("can I see who signed in to my account last?", "account_takeover"),
         ("what time does the driver usually come round?", "misdelivery"),
+        pytest.param(
+            "the charger gets a little warm after an hour, is that normal?",
+            "safety_hazard",
+            marks=TOPIC_NOT_SEVERITY,
+        ),
+        pytest.param(
+            "can my parcel be left with a neighbour if I'm out?",
+            "misdelivery",
+            marks=TOPIC_NOT_SEVERITY,
+        ),
     ],
 )
 def test_a_benign_near_miss_is_not_a_situation(
-    services: Services, message: str, situation: str
-) -> None:
-    model = services.situation_model
-    assert model is not None
-    scores = _scores(services, message)
-    assert scores[situation] < model.probes[situation].threshold, scores
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="known weakness: a linear probe on the sentence embedding reads the topic, so a "
-    "calm question about heat or a neighbour still scores as the situation (docs/DESIGN.md)",
-)
-@pytest.mark.parametrize(
-    ("message", "situation"),
-    [
-        ("the charger gets a little warm after an hour, is that normal?", "safety_hazard"),
-        ("can my parcel be left with a neighbour if I'm out?", "misdelivery"),
-    ],
-)
-def test_a_calm_question_on_the_situation_s_own_topic_is_not_one_yet(
     services: Services, message: str, situation: str
 ) -> None:
     model = services.situation_model
@@ -108,20 +98,7 @@ def test_the_gate_hands_a_hazard_over_with_priority_and_records_its_score(
 
 
 def test_refitting_on_the_fit_files_reproduces_the_stored_probes(services: Services) -> None:
-    must = [
-        (conversation.tags[0], turn.message)
-        for conversation in load_conversations(MUST_FIT_FILE)
-        for turn in conversation.turns
-        if turn.escalate
-    ]
-    calm = [
-        turn.message
-        for path in (CALIBRATION_FILE, NEAR_MISS_FIT_FILE)
-        for conversation in load_conversations(path)
-        for turn in conversation.turns
-        if not turn.escalate
-    ]
-    rows = examples(must, [*calm, *intent_negatives([TRAIN_FILE, HOLDOUT_FILE, MULTI_FILE])])
+    rows = situation_fit_rows()
     vectors = services.embedder.embed([services.model_text(row.text) for row in rows])
     stored = load_situation_model(CALIBRATED_SITUATIONS_FILE)
     refit = fit_situations(
