@@ -88,25 +88,45 @@ class Priority:
     contributions: dict[str, float]
 
 
+TERMS = ("sentiment", "waiting", "order_value", "urgent")
+
+
 def priority(item: QueueItem, config: QueueConfig) -> Priority:
     """Weighted sum of sentiment, waiting time and order value (each in [0, 1]), plus urgency."""
-    weights, saturation = config.weights, config.saturation
-    terms = {
-        "sentiment": min(1.0, max(0.0, item.negative_sentiment)),
-        "waiting": min(1.0, max(0.0, item.waited_s) / 60 / saturation.waiting_minutes),
-        "order_value": min(1.0, max(0.0, float(item.order_value)) / saturation.order_value),
-    }
-    contributions = {
-        name: round(getattr(weights, name) * value, 4) for name, value in terms.items()
-    }
-    contributions["urgent"] = config.urgent.boost if item.rule_id in config.urgent.rules else 0.0
+    contributions = dict(zip(TERMS, _contributions(item, config), strict=True))
     return Priority(round(sum(contributions.values()), 4), contributions)
 
 
+def _contributions(item: QueueItem, config: QueueConfig) -> tuple[float, float, float, float]:
+    weights, saturation = config.weights, config.saturation
+    return (
+        round(weights.sentiment * min(1.0, max(0.0, item.negative_sentiment)), 4),
+        round(
+            weights.waiting * min(1.0, max(0.0, item.waited_s) / 60 / saturation.waiting_minutes), 4
+        ),
+        round(
+            weights.order_value
+            * min(1.0, max(0.0, float(item.order_value)) / saturation.order_value),
+            4,
+        ),
+        config.urgent.boost if item.rule_id in config.urgent.rules else 0.0,
+    )
+
+
+def priority_score(item: QueueItem, config: QueueConfig) -> float:
+    """``priority(item, config).score`` without the breakdown (the queue's hot path)."""
+    return round(sum(_contributions(item, config)), 4)
+
+
+def rank_key(item: QueueItem, score: float) -> tuple[float, float, str]:
+    """Sorts best first: by priority, then the longest wait, then ticket id (a stable order)."""
+    return (-score, -item.waited_s, item.ticket_id)
+
+
 def rank(items: Iterable[QueueItem], config: QueueConfig) -> list[tuple[QueueItem, Priority]]:
-    """Items best first: by priority, then the longest wait, then ticket id (a stable order)."""
+    """Items best first (``rank_key``)."""
     scored = [(item, priority(item, config)) for item in items]
-    return sorted(scored, key=lambda pair: (-pair[1].score, -pair[0].waited_s, pair[0].ticket_id))
+    return sorted(scored, key=lambda pair: rank_key(pair[0], pair[1].score))
 
 
 def can_take(skills: Iterable[str], intent: str | None) -> bool:

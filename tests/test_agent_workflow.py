@@ -19,9 +19,17 @@ from sqlalchemy import Engine
 from sqlmodel import Session, func, select
 from testkit import DocumentedClient, Prepared, record_counts, send
 
+from policies.queue import QueueItem
 from server import create_app
 from supportgraph.agents.models import SupportAgent
-from supportgraph.agents.queue import fill_queue_inputs, record_queue_inputs, snapshot
+from supportgraph.agents.queue import (
+    estimate_for_handoff,
+    fill_queue_inputs,
+    order_value,
+    record_queue_inputs,
+    snapshot,
+    wait_view,
+)
 from supportgraph.agents.workflow import ConflictError, claim, register_agent
 from supportgraph.db.engine import session_scope
 from supportgraph.db.models import (
@@ -298,6 +306,53 @@ def test_estimated_wait_comes_from_measured_handling_times(
 
     handed = send(client, "I want to talk to a human", customer_id="cust_102")
     assert "number 4 in the queue. The estimated wait is about 40 minutes." in handed["response"]
+
+
+def test_a_handoffs_place_is_the_one_the_full_ranking_gives(
+    client: TestClient, services: Services
+) -> None:
+    """The handoff compares each waiting ticket with the new one instead of ranking them all."""
+    intents = ("refund", "billing", "order_status", None, "human_agent")
+    rules = (None, None, "escalate.always.legal_threat", None, "escalate.always.billing")
+    for index in range(40):
+        escalated(
+            services,
+            f"tkt_q{index:02d}",
+            minutes_ago=(index * 7) % 90,
+            sentiment=(index % 5) / 4,
+            order_ids=("ORD-789",) if index % 3 == 0 else (),
+            rule_id=rules[index % len(rules)],
+            intent=intents[index % len(intents)],
+        )
+    register(client, "agent_any", skills=["*"], capacity=2)
+    register(client, "agent_refunds", skills=["refund"], capacity=3)
+    register(client, "agent_billing", skills=["billing", "refund"], capacity=1)
+    handled(services, "tkt_done", agent_id="agent_any", minutes=12)
+    handled(services, "tkt_busy", agent_id="agent_refunds", minutes=None)
+    positions = []
+    for intent, sentiment, orders, rule_id in [
+        ("refund", 0.4, ["ORD-789"], None),
+        ("billing", 0.0, [], None),
+        (None, 1.0, [], "escalate.always.legal_threat"),
+        ("order_status", 0.25, [], None),
+    ]:
+        estimate = estimate_for_handoff(
+            services,
+            ticket_id="tkt_new",
+            customer_id="cust_456",
+            intent=intent,
+            negative_sentiment=sentiment,
+            order_ids=orders,
+            rule_id=rule_id,
+        )
+        item = QueueItem(
+            "tkt_new", sentiment, 0.0, order_value(services.backend, "cust_456", orders), rule_id,
+            intent,
+        )  # fmt: skip
+        ranked = next(e for e in snapshot(services, extra=item) if e.item.ticket_id == "tkt_new")
+        assert estimate == wait_view(ranked), (intent, sentiment, rule_id)
+        positions.append(estimate["position"])
+    assert len(set(positions)) >= 3 and max(positions) > 20  # not all first, not all last
 
 
 def test_bad_requests_are_4xx_and_change_nothing(client: TestClient, services: Services) -> None:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import String, type_coerce
 from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, func, select
 
@@ -20,7 +21,10 @@ from policies.queue import (
     can_take,
     estimate_wait,
     load_queue_config,
+    priority,
+    priority_score,
     rank,
+    rank_key,
 )
 from supportgraph.agents.models import SupportAgent
 from supportgraph.commerce.backend import CommerceBackend
@@ -137,11 +141,15 @@ def queued_items(session: Session, now: datetime) -> list[QueueItem]:
     Read as plain rows of the few columns ranking needs: loading them as ORM objects was half
     of a handoff's cost with a thousand tickets waiting.
     """
+    # The moment is read as the driver hands it (text on SQLite) and parsed here:
+    # SQLAlchemy's own SQLite datetime parsing was a third of reading a long queue.
+    since = type_coerce(
+        func.coalesce(col(SupportTicket.escalated_at), col(SupportTicket.updated_at)), String
+    )
     rows = session.connection().execute(
         sa_select(
             col(SupportTicket.id),
-            col(SupportTicket.escalated_at),
-            col(SupportTicket.updated_at),
+            since,
             col(SupportTicket.primary_intent),
             col(SupportTicket.queue_sentiment),
             col(SupportTicket.queue_order_value_cents),
@@ -152,12 +160,12 @@ def queued_items(session: Session, now: datetime) -> list[QueueItem]:
         QueueItem(
             ticket_id=ticket_id,
             negative_sentiment=sentiment or 0.0,
-            waited_s=max(0.0, (now - aware(escalated_at or updated_at)).total_seconds()),
+            waited_s=max(0.0, (now - _moment(since)).total_seconds()),
             order_value=_money(cents),
             rule_id=rule_id,
             intent=intent,
         )
-        for ticket_id, escalated_at, updated_at, intent, sentiment, cents, rule_id in rows
+        for ticket_id, since, intent, sentiment, cents, rule_id in rows
     ]
 
 
@@ -182,6 +190,10 @@ def queue_depth(services: Services, now: datetime | None = None) -> tuple[int, f
     return int(waiting), max(0.0, (now - aware(oldest)).total_seconds())
 
 
+def _moment(value: datetime | str) -> datetime:
+    return aware(datetime.fromisoformat(value) if isinstance(value, str) else value)
+
+
 def _money(cents: int | None) -> Decimal:
     return Decimal(cents).scaleb(-2) if cents else Decimal(0)
 
@@ -197,6 +209,41 @@ def agent_loads(session: Session) -> dict[str, int]:
     return loads
 
 
+@dataclass(frozen=True)
+class _Takers:
+    """Per intent: the agents who can take it, and their free slots and total capacity."""
+
+    agents: dict[str | None, frozenset[str]]
+    slots: dict[str | None, tuple[int, int]]
+
+    @classmethod
+    def of(
+        cls,
+        intents: Iterable[str | None],
+        agents: Sequence[SupportAgent],
+        loads: dict[str, int],
+    ) -> _Takers:
+        takers: dict[str | None, frozenset[str]] = {}
+        slots: dict[str | None, tuple[int, int]] = {}
+        for intent in set(intents):
+            eligible = [agent for agent in agents if can_take(agent.skills, intent)]
+            takers[intent] = frozenset(agent.id for agent in eligible)
+            free = sum(max(0, agent.capacity - loads.get(agent.id, 0)) for agent in eligible)
+            slots[intent] = (free, sum(agent.capacity for agent in eligible))
+        return cls(takers, slots)
+
+    def estimate(
+        self, intent: str | None, ahead: Counter[str | None], handling_s: Sequence[float]
+    ) -> WaitEstimate:
+        """The wait of a ticket of ``intent`` behind ``ahead`` (tickets per intent)."""
+        mine = self.agents[intent]
+        free, capacity = self.slots[intent]
+        shared = sum(n for other, n in ahead.items() if self.agents[other] & mine)
+        return estimate_wait(
+            ahead=shared, free_slots=free, capacity=capacity, handling_s=handling_s
+        )
+
+
 def _estimates(
     ranked: Sequence[tuple[QueueItem, Priority]],
     agents: Sequence[SupportAgent],
@@ -209,22 +256,11 @@ def _estimates(
     intent and the tickets ahead are counted per intent as the ranking is walked: linear in the
     queue, where asking every earlier ticket again for each one was quadratic.
     """
-    takers: dict[str | None, frozenset[str]] = {}
-    slots: dict[str | None, tuple[int, int]] = {}
-    for intent in {item.intent for item, _ in ranked}:
-        eligible = [agent for agent in agents if can_take(agent.skills, intent)]
-        takers[intent] = frozenset(agent.id for agent in eligible)
-        free = sum(max(0, agent.capacity - loads.get(agent.id, 0)) for agent in eligible)
-        slots[intent] = (free, sum(agent.capacity for agent in eligible))
+    takers = _Takers.of((item.intent for item, _ in ranked), agents, loads)
     seen: Counter[str | None] = Counter()
     estimates = []
     for item, _ in ranked:
-        mine = takers[item.intent]
-        free, capacity = slots[item.intent]
-        ahead = sum(n for other, n in seen.items() if takers[other] & mine)
-        estimates.append(
-            estimate_wait(ahead=ahead, free_slots=free, capacity=capacity, handling_s=handling_s)
-        )
+        estimates.append(takers.estimate(item.intent, seen, handling_s))
         seen[item.intent] += 1
     return estimates
 
@@ -277,7 +313,13 @@ def estimate_for_handoff(
     order_ids: Iterable[str],
     rule_id: str | None,
 ) -> dict[str, Any]:
-    """Where a ticket being handed off now will stand in the queue, and its estimated wait."""
+    """Where a ticket being handed off now will stand in the queue, and its estimated wait.
+
+    The same position and wait as ``snapshot`` gives it, found by comparing each waiting
+    ticket with this one instead of ranking them all: a handoff happens on a customer's turn.
+    """
+    now = utcnow()
+    config = load_queue_config()
     item = QueueItem(
         ticket_id=ticket_id,
         negative_sentiment=negative_sentiment,
@@ -286,8 +328,22 @@ def estimate_for_handoff(
         rule_id=rule_id,
         intent=intent,
     )
-    entry = next(e for e in snapshot(services, extra=item) if e.item.ticket_id == ticket_id)
-    return wait_view(entry)
+    with Session(services.engine) as session:
+        waiting = [other for other in queued_items(session, now) if other.ticket_id != ticket_id]
+        agents = session.exec(select(SupportAgent).where(col(SupportAgent.active))).all()
+        loads = agent_loads(session)
+        handling_s = handling_times(session, config, now)
+    mine = rank_key(item, priority_score(item, config))
+    ahead = Counter(
+        other.intent for other in waiting if rank_key(other, priority_score(other, config)) < mine
+    )
+    takers = _Takers.of([intent, *ahead], agents, loads)
+    position = sum(ahead.values()) + 1
+    return wait_view(
+        QueueEntry(
+            item, priority(item, config), position, takers.estimate(intent, ahead, handling_s)
+        )
+    )
 
 
 def describe_wait(view: dict[str, Any]) -> str:
