@@ -30,12 +30,12 @@ chat: setup
 	$(BIN)/supportgraph chat
 
 test: setup
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=15
 	$(BIN)/supportgraph db check
 	$(BIN)/supportgraph eval --summary
 
 unit: setup
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=15
 
 eval: setup
 	$(BIN)/supportgraph eval --report var/eval-report.json

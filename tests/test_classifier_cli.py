@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from supportgraph.cli import app
 from supportgraph.intents import cli
+from supportgraph.intents import model as model_module
 from supportgraph.intents.model import (
     DEFAULT_UNKNOWN_RECALL,
     IntentModel,
@@ -127,10 +128,10 @@ def test_the_scope_threshold_is_the_loosest_reaching_the_recall_with_a_margin() 
     held_labels = ["a"] * 20 + [UNKNOWN] * 40
 
     default = fit_intent_model(train, labels, holdout=(held, held_labels))
-    similarity = default.scope_similarity(held)
+    score = scope_scores(default, held)
 
     def unknown_recall(threshold: float) -> float:
-        return float(np.mean(similarity[20:] < threshold))
+        return float(np.mean(score[20:] < threshold))
 
     required = recall_with_margin(DEFAULT_UNKNOWN_RECALL, 40)
     assert required == pytest.approx(0.9 + 0.3 / np.sqrt(40))
@@ -138,13 +139,64 @@ def test_the_scope_threshold_is_the_loosest_reaching_the_recall_with_a_margin() 
     assert unknown_recall(fitted) >= required
     assert default.meta.metrics["holdout_unknown_recall"] == unknown_recall(fitted)
     # Any looser threshold keeps more in-scope rows but falls short of the recall.
-    assert all(unknown_recall(looser) < required for looser in similarity[similarity < fitted])
-    assert np.mean(similarity[:20] < fitted) < 0.25  # most in-scope rows are kept
+    assert all(unknown_recall(looser) < required for looser in score[score < fitted])
+    assert np.mean(score[:20] < fitted) < 0.25  # most in-scope rows are kept
 
     strict = fit_intent_model(train, labels, holdout=(held, held_labels), unknown_recall=0.99)
-    assert unknown_recall(strict.meta.scope_threshold) == 1.0
-    assert strict.meta.scope_threshold >= fitted
+    assert np.mean(scope_scores(strict, held)[20:] < strict.meta.scope_threshold) == 1.0
     assert fit_intent_model(train, labels).meta.scope_threshold == -1.0  # nothing to fit it on
+
+
+def scope_scores(model: IntentModel, vectors: np.ndarray) -> np.ndarray:
+    return model.scope_score(vectors, model.probabilities(vectors).max(axis=1))
+
+
+def kept_right(model: IntentModel, vectors: np.ndarray, labels: list[str]) -> tuple[float, float]:
+    """In-scope rows classified right (not turned away) and out-of-scope recall."""
+    predicted = np.array(model.meta.labels)[model.probabilities(vectors).argmax(axis=1)]
+    decided = np.where(
+        scope_scores(model, vectors) < model.meta.scope_threshold, UNKNOWN, predicted
+    )
+    truth = np.array(labels)
+    inside = truth != UNKNOWN
+    return (
+        float((decided[inside] == truth[inside]).mean()),
+        float((decided[~inside] == UNKNOWN).mean()),
+    )
+
+
+def test_the_models_confidence_joins_the_scope_score_where_it_keeps_more_right(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Out-of-scope messages between two intents, and in-scope ones worded unlike their intent.
+
+    The centroid similarity alone cannot tell them apart; the model's confidence can (unsure
+    between two intents, sure of the unusual wording's), and the cross-validated weight finds it.
+    """
+    rng = np.random.default_rng(5)
+    axes = np.eye(4) * 3.0
+    train = np.vstack([axes[i] + rng.normal(0, 0.5, (40, 4)) for i in range(3)])
+    labels = [label for label in "abc" for _ in range(40)]
+    held = np.vstack(
+        [
+            *(axes[i] + rng.normal(0, 0.5, (20, 4)) for i in range(3)),
+            axes[0] + axes[3] * 0.9 + rng.normal(0, 0.4, (30, 4)),  # "a", unusually worded
+            (axes[0] + axes[1]) / 2 + rng.normal(0, 0.4, (60, 4)),  # out of scope, near two
+            axes[3] + rng.normal(0, 0.5, (40, 4)),  # out of scope, near none
+        ]
+    )
+    held_labels = [label for label in "abc" for _ in range(20)] + ["a"] * 30 + [UNKNOWN] * 100
+
+    combined = fit_intent_model(train, labels, holdout=(held, held_labels))
+    monkeypatch.setattr(model_module, "SCOPE_WEIGHT_STEPS", (0.0,))
+    similarity_alone = fit_intent_model(train, labels, holdout=(held, held_labels))
+
+    assert similarity_alone.meta.scope_confidence_weight == 0.0
+    assert combined.meta.scope_confidence_weight > 0.0
+    kept, recall = kept_right(combined, held, held_labels)
+    kept_before, recall_before = kept_right(similarity_alone, held, held_labels)
+    assert recall >= 0.93 and recall_before >= 0.93
+    assert kept > 0.9 > 0.7 > kept_before
 
 
 def test_the_recall_margin_shrinks_with_more_out_of_scope_rows() -> None:

@@ -211,7 +211,7 @@ class IntentClassifier:
         if (
             top == UNKNOWN
             or p1 < self.model.meta.unknown_threshold
-            or self.model.out_of_scope(base)
+            or self.model.out_of_scope(base, p1)
         ):
             return [self._unknown(1.0 - p1 if top != UNKNOWN else p1, started)]
         latency = (time.perf_counter() - started) * 1000
@@ -285,10 +285,11 @@ class IntentClassifier:
         vectors = model.features(clauses, base)
         if vectors is None:
             return []
-        scope = model.scope_similarity(base if base is not None else vectors)
+        probabilities = model.probabilities(vectors)
+        scope = model.scope_score(base if base is not None else vectors, probabilities.max(axis=1))
         in_scope = scope >= model.meta.scope_threshold
         best: dict[str, tuple[float, int]] = {}  # intent -> (probability, clause index)
-        for index, row in enumerate(model.probabilities(vectors)):
+        for index, row in enumerate(probabilities):
             label, p = model.meta.labels[int(row.argmax())], float(row.max())
             if in_scope[index] and p >= threshold and p > best.get(label, (0.0, 0))[0]:
                 best[label] = (p, index)

@@ -44,9 +44,12 @@ class ModelMeta:
     metrics: dict[str, float] = field(default_factory=dict)
     temperature: float = 1.0
     encoder: str | None = None  # a fine-tuned encoder's folder inside the model folder
-    # Below this cosine similarity to the nearest intent's centroid a message is out of scope;
-    # -1.0 (never) when no out-of-scope rows were held out to fit it on.
+    # Below this scope score (see IntentModel.scope_score) a message is out of scope; -1.0
+    # (never) when no out-of-scope rows were held out to fit it on.
     scope_threshold: float = -1.0
+    # How much the log-odds of the top calibrated probability add to the centroid similarity in
+    # the scope score; chosen by cross-validation on the held-out rows (0: similarity alone).
+    scope_confidence_weight: float = 0.0
     # The probability a clause's own intent needs to be added to a multi-clause message's
     # intents; None (never) when no multi-intent rows were held out to fit it on.
     clause_threshold: float | None = None
@@ -159,9 +162,23 @@ class IntentModel:
         norms = np.linalg.norm(vectors, axis=1, keepdims=True).clip(min=1e-9)
         return np.asarray((vectors / norms) @ self.centroids.T).max(axis=1)
 
-    def out_of_scope(self, vector: np.ndarray | None) -> bool:
+    def scope_score(self, vectors: np.ndarray | None, top_probability: np.ndarray) -> np.ndarray:
+        """How much each message looks like one the model knows: the higher, the more in scope.
+
+        The base vector's centroid similarity (:meth:`scope_similarity`), plus
+        ``scope_confidence_weight`` times the log-odds of the model's top calibrated
+        probability. The two fail on different messages: an out-of-scope message close to a
+        known topic still leaves the model unsure between its intents, and an unusual wording
+        of a known intent lies far from its centroid but is classified with confidence.
+        """
+        similarity = self.scope_similarity(vectors)
+        weight = self.meta.scope_confidence_weight
+        return similarity + weight * log_odds(top_probability) if weight else similarity
+
+    def out_of_scope(self, vector: np.ndarray | None, top_probability: float) -> bool:
         """Whether a message lies too far from every intent the model knows."""
-        return bool(self.scope_similarity(vector)[0] < self.meta.scope_threshold)
+        score = self.scope_score(vector, np.array([top_probability]))
+        return bool(score[0] < self.meta.scope_threshold)
 
     def sub_intent(self, vector: np.ndarray, intent: str) -> str | None:
         """The most likely sub-intent of an intent, when one is likely enough."""
@@ -242,9 +259,7 @@ def fit_intent_model(
             model, *holdout
         )
         if UNKNOWN in holdout[1]:
-            meta.scope_threshold, meta.metrics["holdout_unknown_recall"] = fit_scope_threshold(
-                model, *holdout, scope_held, unknown_recall=unknown_recall
-            )
+            fit_scope_threshold(model, *holdout, scope_held, unknown_recall=unknown_recall)
     return model
 
 
@@ -323,33 +338,90 @@ def fit_scope_threshold(
     base: np.ndarray | None,
     *,
     unknown_recall: float | None = None,
-) -> tuple[float, float]:
-    """The centroid similarity below which a message is 'unknown', fitted on held-out rows.
+) -> None:
+    """Fit the scope score's weight and threshold on held-out rows (into ``model.meta``).
 
-    It is the loosest threshold (the most in-scope messages kept) whose out-of-scope recall on
+    The threshold is the loosest (the most in-scope messages kept) whose out-of-scope recall on
     the held-out rows reaches ``unknown_recall`` (default ``DEFAULT_UNKNOWN_RECALL``) plus one
     standard error of that recall measured on so many rows: the recall is a requirement on new
     messages, and a threshold fitted to reach it exactly on a hundred rows misses it on new
-    ones about half the time. ``base`` holds the rows' base-encoder vectors (see
-    :meth:`IntentModel.scope_similarity`). Returns the threshold and the held-out recall there.
+    ones about half the time. The weight of the model's confidence in the score
+    (:meth:`IntentModel.scope_score`) is the one whose threshold, fitted on four fifths of the
+    rows, keeps the most in-scope rows right on the fifth left out. ``base`` holds the rows'
+    base-encoder vectors (see :meth:`IntentModel.scope_similarity`).
     """
     probs = model.probabilities(vectors)
     predicted = np.array(model.meta.labels)[probs.argmax(axis=1)]
     similarity = model.scope_similarity(base)
+    confidence = log_odds(probs.max(axis=1))
     truth = np.array(labels)
-    out_of_scope = truth == UNKNOWN
-    required = recall_with_margin(
-        DEFAULT_UNKNOWN_RECALL if unknown_recall is None else unknown_recall,
-        int(out_of_scope.sum()),
+    target = DEFAULT_UNKNOWN_RECALL if unknown_recall is None else unknown_recall
+    weight = _scope_confidence_weight(similarity, confidence, predicted, truth, target)
+    threshold, recall = _loosest_threshold(
+        similarity + weight * confidence, predicted, truth, target
     )
-    seen = np.unique(similarity)
-    # Candidates halfway between neighbouring similarities leave a margin on both sides.
-    for threshold in np.concatenate([[-1.0], (seen[:-1] + seen[1:]) / 2, [np.inf]]):
-        decided = np.where(similarity < threshold, UNKNOWN, predicted)
+    if threshold == -np.inf:  # the model's own "unknown" reaches the recall: no score needed
+        weight, threshold = 0.0, -1.0
+    model.meta.scope_confidence_weight = weight
+    model.meta.scope_threshold = threshold
+    model.meta.metrics["holdout_unknown_recall"] = recall
+
+
+# The confidence's weight is tried at these multiples of the ratio of the two scores' spreads on
+# the held-out rows. On CLINC150's validation rows (5-fold), 0.5 kept 0.939 of in-scope rows right
+# at 0.933 out-of-scope recall, the similarity alone 0.907 at 0.925.
+SCOPE_WEIGHT_STEPS = (0.0, 0.25, 0.5, 1.0, 2.0)
+SCOPE_FOLDS = 5
+
+
+def _scope_confidence_weight(
+    similarity: np.ndarray,
+    confidence: np.ndarray,
+    predicted: np.ndarray,
+    truth: np.ndarray,
+    target: float,
+) -> float:
+    inside = truth != UNKNOWN
+    if inside.sum() < SCOPE_FOLDS or (~inside).sum() < SCOPE_FOLDS:
+        return 0.0
+    spread = float(confidence.std())
+    unit = float(similarity.std()) / spread if spread > 0 else 0.0
+    folds = np.arange(len(truth)) % SCOPE_FOLDS
+
+    def kept_right(weight: float) -> float:
+        score = similarity + weight * confidence
+        right = []
+        for fold in range(SCOPE_FOLDS):
+            fit, check = folds != fold, folds == fold
+            threshold, _ = _loosest_threshold(score[fit], predicted[fit], truth[fit], target)
+            decided = np.where(score[check] < threshold, UNKNOWN, predicted[check])
+            held_in = inside[check]
+            right.append(float((decided[held_in] == truth[check][held_in]).mean()))
+        return float(np.mean(right))
+
+    return max((step * unit for step in SCOPE_WEIGHT_STEPS), key=kept_right)
+
+
+def _loosest_threshold(
+    score: np.ndarray, predicted: np.ndarray, truth: np.ndarray, target: float
+) -> tuple[float, float]:
+    """The loosest threshold on ``score`` reaching ``target`` recall with its margin; the recall."""
+    out_of_scope = truth == UNKNOWN
+    required = recall_with_margin(target, int(out_of_scope.sum()))
+    seen = np.unique(score)
+    # Candidates halfway between neighbouring scores leave a margin on both sides.
+    for threshold in np.concatenate([[-np.inf], (seen[:-1] + seen[1:]) / 2, [np.inf]]):
+        decided = np.where(score < threshold, UNKNOWN, predicted)
         recall = float((decided[out_of_scope] == UNKNOWN).mean())
         if recall >= required:
             return float(threshold), recall
     raise AssertionError("an infinite threshold rejects every message")
+
+
+def log_odds(probability: np.ndarray) -> np.ndarray:
+    """log(p / (1 - p)), kept finite at 0 and 1."""
+    p = np.clip(np.asarray(probability, dtype=np.float64), 1e-6, 1 - 1e-6)
+    return np.asarray(np.log(p / (1 - p)))
 
 
 def recall_with_margin(target: float, n_out_of_scope: int) -> float:
