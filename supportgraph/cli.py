@@ -201,6 +201,13 @@ def loadtest(
             min=0, help="closed loop: this many clients for one stage of --seconds (0: --rates)"
         ),
     ] = 0,
+    new_tickets: Annotated[
+        bool, typer.Option(help="every message opens a ticket (else conversations of 1-3)")
+    ] = False,
+    tier1: Annotated[
+        bool,
+        typer.Option(help="only order status, refund, reset, help-centre and invoice requests"),
+    ] = False,
 ) -> None:
     """Send customer messages to the HTTP API; print throughput, latency and loss as JSON."""
     from contextlib import nullcontext
@@ -210,7 +217,7 @@ def loadtest(
     from supportgraph.loadtest import (
         LoadPlan,
         Served,
-        cpu_seconds,
+        default_messages,
         resident_mb,
         run_load,
         served,
@@ -227,19 +234,17 @@ def loadtest(
     elif api_key is None and (path := development_key_path(get_settings())).exists():
         api_key = path.read_text().strip()
     with nullcontext(Served(url, api_key)) if url else served() as server:
-        before = cpu_seconds(server.pid) if server.pid else None
         report = run_load(
             server.url,
-            LoadPlan(rates=stage_rates, stage_seconds=seconds, clients=clients),
+            LoadPlan(
+                rates=stage_rates, stage_seconds=seconds, clients=clients, new_tickets=new_tickets
+            ),
+            default_messages(tier1=tier1),
             api_key=api_key or server.api_key,
+            server_pid=server.pid,
         )
-        after = cpu_seconds(server.pid) if server.pid else None
         if server.pid:
             report["server"] = {"ready_s": server.ready_s, **resident_mb(server.pid)}
-    answered = sum(stage["answered"] for stage in report["stages"])
-    if before is not None and after is not None and answered:
-        # the server's CPU over the run (the read-back check included) per answered message
-        report["server_cpu_ms_per_message"] = round((after - before) * 1000 / answered, 2)
     typer.echo(json.dumps(report, indent=2))
 
 

@@ -52,6 +52,8 @@ class LoadPlan:
     # Closed loop instead of rates: this many clients, each sending its next message as soon
     # as the last was answered, for one stage of ``stage_seconds`` (0: the rates above).
     clients: int = 0
+    # Every message opens a ticket of its own, instead of conversations of one to three.
+    new_tickets: bool = False
 
 
 @dataclass
@@ -110,9 +112,18 @@ class LoadRun:
     """Drives one base URL through the plan's stages."""
 
     def __init__(
-        self, base_url: str, plan: LoadPlan, messages: Sequence[str], api_key: str | None
+        self,
+        base_url: str,
+        plan: LoadPlan,
+        messages: Sequence[str],
+        api_key: str | None,
+        server_pid: int | None = None,
     ) -> None:
-        """Send to ``base_url`` with ``api_key`` (customer:act-as), drawing from ``messages``."""
+        """Send to ``base_url`` with ``api_key`` (customer:act-as), drawing from ``messages``.
+
+        With the server's ``server_pid`` the report gives its CPU per answered message.
+        """
+        self.server_pid = server_pid
         self.base_url = base_url.rstrip("/")
         self.headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         self.plan = plan
@@ -128,7 +139,7 @@ class LoadRun:
             customer_id=self.rng.choice(self.plan.customers),
             first=self.rng.choice(self.messages),
             second=self.rng.choice(self.messages),
-            length=self.rng.choice((1, 2, 2, 3)),
+            length=1 if self.plan.new_tickets else self.rng.choice((1, 2, 2, 3)),
         )
         self.conversations.append(conversation)
         return conversation
@@ -221,17 +232,26 @@ class LoadRun:
         async with httpx.AsyncClient(
             base_url=self.base_url, timeout=self.plan.timeout_s, limits=limits, headers=self.headers
         ) as client:
+            cpu_before = cpu_seconds(self.server_pid) if self.server_pid else None
             if self.plan.clients:
                 stages = [await self._closed_loop(client, self.plan.clients)]
             else:
                 stages = [await self._stage(client, rate) for rate in self.plan.rates]
+            cpu_after = cpu_seconds(self.server_pid) if self.server_pid else None
             lost = await self._lost_messages(client)
-        return {
+        report: dict[str, Any] = {
             "cores": os.cpu_count(),
             "stages": [stage.summary() for stage in stages],
             "tickets": sum(1 for c in self.conversations if c.ticket_id),
             "messages_not_stored": lost,
         }
+        answered = sum(len(stage.latencies_ms) for stage in stages)
+        if cpu_before is not None and cpu_after is not None and answered:
+            # over the stages only: the read-back check after them is not a customer's message
+            report["server_cpu_ms_per_message"] = round(
+                (cpu_after - cpu_before) * 1000 / answered, 2
+            )
+        return report
 
     async def _lost_messages(self, client: httpx.AsyncClient) -> int:
         """Answered messages missing from their stored tickets (customer message + reply).
@@ -253,9 +273,21 @@ class LoadRun:
         return lost
 
 
-def default_messages() -> list[str]:
-    """First requests for the simulated customers: the held-out utterances, every intent."""
-    return [row.text for row in read_labelled_csv(HOLDOUT_FILE) if row.intents[0] != "unknown"]
+# Tier-1 requests: order status, refunds, password resets, help-centre questions, invoices.
+TIER1 = frozenset({"order_status", "refund", "password_reset", "faq", "billing:invoice"})
+
+
+def default_messages(*, tier1: bool = False) -> list[str]:
+    """First requests for the simulated customers: held-out utterances of every intent.
+
+    With ``tier1``, only those of the tier-1 intents (``TIER1``, by intent or sub-intent).
+    """
+    return [
+        row.text
+        for row in read_labelled_csv(HOLDOUT_FILE)
+        if row.intents[0] != "unknown"
+        and (not tier1 or {row.intents[0], f"{row.intents[0]}:{row.sub_intent}"} & TIER1)
+    ]
 
 
 def run_load(
@@ -264,13 +296,16 @@ def run_load(
     messages: Sequence[str] | None = None,
     *,
     api_key: str | None = None,
+    server_pid: int | None = None,
 ) -> dict[str, Any]:
     """Run the plan against a server at ``base_url``; the report as a dict.
 
     ``api_key`` needs scope ``customer:act-as`` (to speak for the simulated customers) and
-    lets the run read the tickets back to check what was stored.
+    lets the run read the tickets back to check what was stored. With the server's
+    ``server_pid`` (Linux) the report gives its CPU per answered message.
     """
-    return asyncio.run(LoadRun(base_url, plan, messages or default_messages(), api_key).run())
+    run = LoadRun(base_url, plan, messages or default_messages(), api_key, server_pid)
+    return asyncio.run(run.run())
 
 
 def free_loopback_port() -> int:

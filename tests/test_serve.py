@@ -10,7 +10,14 @@ import pytest
 from conftest import copy_sqlite
 from testkit import SPEC_BODY, Prepared
 
-from supportgraph.loadtest import LoadPlan, Served, resident_mb, run_load, served
+from supportgraph.loadtest import (
+    LoadPlan,
+    Served,
+    default_messages,
+    resident_mb,
+    run_load,
+    served,
+)
 
 
 @pytest.fixture
@@ -51,11 +58,16 @@ def test_messages_arriving_together_are_all_answered_and_stored(server: Served) 
 
 
 def test_closed_loop_clients_send_as_fast_as_they_are_answered(server: Served) -> None:
-    plan = LoadPlan(clients=2, stage_seconds=2.0, timeout_s=60.0)
-    report = run_load(server.url, plan, api_key=server.api_key)
+    """The issue's workload: closed-loop clients, each message a new tier-1 ticket."""
+    tier1 = default_messages(tier1=True)
+    assert 40 < len(tier1) < len(default_messages())
+    plan = LoadPlan(clients=2, stage_seconds=2.0, timeout_s=60.0, new_tickets=True)
+    report = run_load(server.url, plan, tier1, api_key=server.api_key, server_pid=server.pid)
     (stage,) = report["stages"]
     assert stage["clients"] == 2 and "offered_per_s" not in stage
+    assert 0 < report["server_cpu_ms_per_message"] < 5000
     assert stage["answered"] == stage["sent"] >= 4  # each client sends again at once
+    assert report["tickets"] == stage["answered"]  # one message, one ticket
     assert stage["statuses"] == {"200": stage["sent"]}
     assert report["cores"] >= 1
     assert report["messages_not_stored"] == 0
