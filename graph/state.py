@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import operator
+from collections.abc import Mapping
 from typing import Annotated, Any, NotRequired, TypedDict
 
 
@@ -162,3 +163,9 @@ class TicketState(InputState):
     handed_off: bool
     response: str
     handoff: dict[str, Any] | None
+
+
+def asked_question(state: Mapping[str, Any], intent: str) -> str:
+    """The question an intent asks: its own part of a several-request message, else the message."""
+    own = state.get("intent_questions", {}).get(intent)
+    return str(state["message"] if own is None else own["question"])

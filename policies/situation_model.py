@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +38,13 @@ class SituationProbe:
     bias: float
     threshold: float
 
+    @cached_property
+    def _weights(self) -> np.ndarray:
+        return np.asarray(self.weights, dtype=np.float32)
+
     def probability(self, vector: np.ndarray) -> float:
         """The situation's score for one unit-length embedding, 0-1."""
-        logit = float(np.dot(np.asarray(self.weights, dtype=np.float32), vector)) + self.bias
+        logit = float(np.dot(self._weights, vector)) + self.bias
         return 1.0 / (1.0 + math.exp(-max(-50.0, min(50.0, logit))))
 
 

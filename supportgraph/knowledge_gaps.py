@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from graph.state import asked_question
 from supportgraph.db.models import KnowledgeGap
 
 # Answer kinds that mean "the help centre has nothing that answers this".
@@ -33,24 +34,20 @@ class TurnGap:
 
 def gaps_of_turn(state: Mapping[str, Any]) -> list[TurnGap]:
     """The questions of a finished turn that the help centre could not answer."""
+    unanswered = [part for part in state.get("answer", []) if part["kind"] in GAP_KINDS]
+    if not unanswered:
+        return []
     articles = [s for s in state.get("sources", []) if s["kind"] in ("article", "resolution")]
     nearest = max(articles, key=lambda s: s["score"], default=None)
-    own_questions = state.get("intent_questions", {})
-    gaps = []
-    for part in state.get("answer", []):
-        if part["kind"] not in GAP_KINDS:
-            continue
-        own = own_questions.get(part["intent"])
-        question = state["message"] if own is None else own["question"]
-        gaps.append(
-            TurnGap(
-                intent=part["intent"],
-                question=question,
-                nearest_source_id=nearest["id"] if nearest else None,
-                nearest_score=round(float(nearest["score"]), 4) if nearest else None,
-            )
+    return [
+        TurnGap(
+            intent=part["intent"],
+            question=asked_question(state, part["intent"]),
+            nearest_source_id=nearest["id"] if nearest else None,
+            nearest_score=round(float(nearest["score"]), 4) if nearest else None,
         )
-    return gaps
+        for part in unanswered
+    ]
 
 
 def gap_records(ticket_id: str, message_id: str, gaps: Iterable[TurnGap]) -> list[KnowledgeGap]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from graph.state import AnswerPart, IntentView, TicketState
+from graph.state import AnswerPart, IntentView, TicketState, asked_question
 from supportgraph import text as text_tools
 from supportgraph.db.models import ActionExecution
 from supportgraph.knowledge.answer import extractive_answer
@@ -66,7 +66,7 @@ def article_candidates(
     """
     articles = {s["id"]: s for s in state["sources"] if s["kind"] in ("article", "resolution")}
     own = state.get("intent_questions", {}).get(intent)
-    question = state["message"] if own is None else own["question"]
+    question = asked_question(state, intent)
     ranked = (
         [(s["id"], s["score"]) for s in articles.values()]
         if own is None
