@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -50,8 +51,7 @@ def serve(
     host: Annotated[str | None, typer.Option(help="bind address")] = None,
     port: Annotated[int | None, typer.Option(help="port")] = None,
     workers: Annotated[
-        int | None,
-        typer.Option(min=1, help="server processes (PostgreSQL and a Chroma server only)"),
+        int | None, typer.Option(min=1, help="server processes (default: SUPPORTGRAPH_WORKERS)")
     ] = None,
 ) -> None:
     """Serve the HTTP API (seeding the demo data first when the data directory is empty)."""
@@ -59,21 +59,23 @@ def serve(
 
     from server import create_app
     from supportgraph.bootstrap import prepare
+    from supportgraph.knowledge.shared_store import SharedLocalChroma
     from supportgraph.observability import configure_logging, uvicorn_log_config
 
+    if workers is not None:  # the workers read their settings from the environment
+        os.environ["SUPPORTGRAPH_WORKERS"] = str(workers)
+        get_settings.cache_clear()
     settings = get_settings()
     configure_logging(logging.INFO, settings.log_format)
     log_config = uvicorn_log_config(logging.INFO, settings.log_format)
-    workers = workers or settings.workers
-    if workers > 1 and (unshared := settings.unshared_stores()):
-        raise typer.BadParameter(
-            "several processes cannot share " + "; ".join(unshared), param_hint="--workers"
-        )
+    workers = settings.workers
     services = _services()
     prepare(services)
     host, port = host or settings.host, port or settings.port
     _check_credentials(services, host, port)
     if workers > 1:  # each process builds its own app from the same settings
+        if isinstance(services.chroma, SharedLocalChroma):
+            services.chroma.refresh()  # what the workers read, as the store now stands
         uvicorn.run(
             "server:create_app",
             factory=True,
@@ -208,6 +210,9 @@ def loadtest(
         bool,
         typer.Option(help="only order status, refund, reset, help-centre and invoice requests"),
     ] = False,
+    workers: Annotated[
+        int, typer.Option(min=1, help="server processes of the server it starts (not --url)")
+    ] = 1,
 ) -> None:
     """Send customer messages to the HTTP API; print throughput, latency and loss as JSON."""
     from contextlib import nullcontext
@@ -233,7 +238,8 @@ def loadtest(
         prepare(_services())
     elif api_key is None and (path := development_key_path(get_settings())).exists():
         api_key = path.read_text().strip()
-    with nullcontext(Served(url, api_key)) if url else served() as server:
+    server_args = ["--workers", str(workers)]
+    with nullcontext(Served(url, api_key)) if url else served(args=server_args) as server:
         report = run_load(
             server.url,
             LoadPlan(

@@ -366,17 +366,58 @@ def served(
             server.wait()
 
 
+def process_tree(pid: int) -> list[int]:
+    """A process and its descendants, e.g. a server and its workers (Linux ``/proc``)."""
+    found, waiting = [], [pid]
+    while waiting:
+        current = waiting.pop()
+        found.append(current)
+        try:
+            children = open(f"/proc/{current}/task/{current}/children").read()  # noqa: SIM115
+        except OSError:
+            continue
+        waiting.extend(int(child) for child in children.split())
+    return found
+
+
 def cpu_seconds(pid: int) -> float | None:
-    """User and system CPU a process has used (Linux ``/proc``; None elsewhere)."""
-    try:
-        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115
-    except OSError:
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User and system CPU a process and its live descendants used (Linux ``/proc``).
+
+    None when the process cannot be read (elsewhere than Linux, or gone).
+    """
+    total = None
+    for member in process_tree(pid):
+        try:
+            fields = open(f"/proc/{member}/stat").read().rsplit(")", 1)[1].split()  # noqa: SIM115
+        except OSError:
+            continue
+        total = (total or 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def resident_mb(pid: int) -> dict[str, float]:
-    """A process's resident memory now and at its peak, in MB (Linux ``/proc``; {} elsewhere)."""
+    """Resident memory now and at its peak in MB, of the process and of its largest worker.
+
+    With workers, ``rss_mb``/``peak_rss_mb`` are the largest worker's and ``parent_rss_mb``
+    the parent's (Linux ``/proc``; {} elsewhere).
+    """
+    parent = _memory(pid)
+    workers = [_memory(member) for member in process_tree(pid)[1:] if _is_worker(member)]
+    if not any(workers):
+        return parent
+    largest = max(workers, key=lambda reading: reading.get("peak_rss_mb", 0.0))
+    return {**largest, "parent_rss_mb": parent.get("rss_mb", 0.0), "workers": len(workers)}
+
+
+def _is_worker(pid: int) -> bool:
+    """A process multiprocessing spawned to serve (not its resource tracker)."""
+    try:
+        return b"spawn_main" in open(f"/proc/{pid}/cmdline", "rb").read()
+    except OSError:
+        return False
+
+
+def _memory(pid: int) -> dict[str, float]:
     try:
         lines = open(f"/proc/{pid}/status").read().splitlines()  # noqa: SIM115
     except OSError:

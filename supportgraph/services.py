@@ -31,8 +31,9 @@ from supportgraph.demo import ARTICLES_DIR
 from supportgraph.intents.classifier import IntentClassifier, LlmTier
 from supportgraph.intents.model import IntentModel
 from supportgraph.intents.taxonomy import load_taxonomy
-from supportgraph.knowledge.embedder import Embedder
+from supportgraph.knowledge.embedder import ChromaEmbeddingFunction, Embedder
 from supportgraph.knowledge.index import KnowledgeIndex
+from supportgraph.knowledge.shared_store import SharedLocalChroma, snapshot_path
 from supportgraph.knowledge.spelling import Speller
 from supportgraph.llm import make_chat_model, make_llm_guard
 from supportgraph.llm_guard import LlmGuard
@@ -113,6 +114,8 @@ class Services:
             )
         path = self.settings.resolved_chroma_path
         path.mkdir(parents=True, exist_ok=True)
+        if self.settings.workers > 1 or snapshot_path(path).exists():
+            return SharedLocalChroma(path, chroma_settings, ChromaEmbeddingFunction(self.embedder))
         return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 
     @cached_property

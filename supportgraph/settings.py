@@ -99,8 +99,8 @@ class Settings(BaseSettings):
     workers: int = Field(
         default=1,
         ge=1,
-        description="server processes; more than one needs PostgreSQL and a Chroma server, "
-        "which they share",
+        description="server processes, sharing the database, the checkpoints and the "
+        "knowledge index",
     )
     token_secret: SecretStr | None = Field(
         default=None,
@@ -183,17 +183,6 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         """The database URL, defaulting to a SQLite file in the data directory."""
         return self.database_url or f"sqlite:///{self.data_dir / 'supportgraph.sqlite'}"
-
-    def unshared_stores(self) -> list[str]:
-        """The stores that only one process can use: several server processes need none."""
-        unshared = []
-        if not _is_postgres(self.resolved_database_url):
-            unshared.append("the database (set SUPPORTGRAPH_DATABASE_URL to PostgreSQL)")
-        if not _is_postgres(self.resolved_checkpoint_url):
-            unshared.append("the checkpoints (SUPPORTGRAPH_CHECKPOINT_URL on PostgreSQL)")
-        if not self.chroma_host:
-            unshared.append("the knowledge index (set SUPPORTGRAPH_CHROMA_HOST to a Chroma server)")
-        return unshared
 
     @property
     def resolved_checkpoint_url(self) -> str:

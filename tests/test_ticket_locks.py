@@ -1,4 +1,4 @@
-"""A ticket's lock holds across processes on PostgreSQL: replicas sharing a database take turns."""
+"""A ticket's lock holds across processes sharing a database (PostgreSQL or a SQLite file)."""
 
 from __future__ import annotations
 
@@ -77,12 +77,19 @@ def test_threads_of_one_process_take_turns_on_sqlite(tmp_path: Any) -> None:
     assert len(locks) == 0
 
 
-@pytest.mark.postgres
-def test_a_lock_held_by_another_process_is_waited_for(postgres_url: str) -> None:
-    engine = make_engine(postgres_url)
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def shared_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    """A database two processes share: a SQLite file, or the PostgreSQL server."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'locks.sqlite'}"
+    return str(request.getfixturevalue("postgres_url"))
+
+
+def test_a_lock_held_by_another_process_is_waited_for(shared_url: str) -> None:
+    engine = make_engine(shared_url)
     locks = TicketLocks(engine)
     try:
-        with held_elsewhere(postgres_url, "tkt_shared", seconds=1.0):
+        with held_elsewhere(shared_url, "tkt_shared", seconds=1.0):
             started = time.perf_counter()
             with locks.hold("tkt_other"):
                 other_wait = time.perf_counter() - started
@@ -95,9 +102,8 @@ def test_a_lock_held_by_another_process_is_waited_for(postgres_url: str) -> None
         engine.dispose()
 
 
-@pytest.mark.postgres
-def test_a_process_that_dies_holding_a_lock_frees_it(postgres_url: str) -> None:
-    engine = make_engine(postgres_url)
+def test_a_process_that_dies_holding_a_lock_frees_it(shared_url: str) -> None:
+    engine = make_engine(shared_url)
     locks = TicketLocks(engine)
     acquired = threading.Event()
 
@@ -106,11 +112,11 @@ def test_a_process_that_dies_holding_a_lock_frees_it(postgres_url: str) -> None:
             acquired.set()
 
     try:
-        with held_elsewhere(postgres_url, "tkt_crash", seconds=60) as holder:
+        with held_elsewhere(shared_url, "tkt_crash", seconds=60) as holder:
             waiter = threading.Thread(target=wait_for_lock)
             waiter.start()
             assert not acquired.wait(0.5)
-            holder.kill()  # no unlock: the server frees it with the connection
+            holder.kill()  # no unlock: its death frees the lock (connection or file)
             assert acquired.wait(10)
             waiter.join()
     finally:

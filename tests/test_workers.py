@@ -1,9 +1,12 @@
-"""Several server processes (`supportgraph serve --workers N`) share PostgreSQL and Chroma."""
+"""Several server processes (`supportgraph serve --workers N`) share the stores.
+
+On the embedded default they share the SQLite files and the local Chroma store (see
+``knowledge/shared_store.py``); deployed, PostgreSQL and a Chroma server.
+"""
 
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 import time
@@ -16,43 +19,9 @@ import httpx
 import pytest
 from conftest import drop_checkpoint_tables
 from testkit import SPEC_BODY
-from typer.testing import CliRunner
 
-from supportgraph.cli import app
-from supportgraph.loadtest import free_loopback_port, served
-from supportgraph.settings import Settings, get_settings
-
-
-def test_only_shared_stores_let_several_processes_serve() -> None:
-    alone = Settings(data_dir=Path("var"))
-    assert [store.split(" (")[0] for store in alone.unshared_stores()] == [
-        "the database",
-        "the checkpoints",
-        "the knowledge index",
-    ]
-    postgres = "postgresql://app@db:5432/support"
-    assert len(Settings(database_url=postgres).unshared_stores()) == 1  # Chroma still local
-    assert Settings(database_url=postgres, chroma_host="chroma").unshared_stores() == []
-    split = Settings(
-        database_url=postgres, checkpoint_url="sqlite:///var/ckpt.sqlite", chroma_host="chroma"
-    )
-    assert [store.split(" (")[0] for store in split.unshared_stores()] == ["the checkpoints"]
-
-
-def test_several_workers_over_local_stores_are_refused_before_anything_starts(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("SUPPORTGRAPH_DATA_DIR", str(tmp_path))
-    get_settings.cache_clear()
-    try:
-        result = CliRunner().invoke(app, ["serve", "--workers", "2"])
-    finally:
-        get_settings.cache_clear()
-    said = " ".join(re.sub(r"[│╭╮╰╯─]", " ", result.output).split())
-    assert result.exit_code == 2
-    assert "several processes cannot share the database" in said
-    assert "the knowledge index (set SUPPORTGRAPH_CHROMA_HOST to a Chroma server)" in said
-    assert list(tmp_path.iterdir()) == []  # nothing was seeded or created
+from supportgraph.knowledge.shared_store import SNAPSHOT_FILE
+from supportgraph.loadtest import free_loopback_port, process_tree, resident_mb, served
 
 
 @contextmanager
@@ -108,46 +77,60 @@ def server_pid(port: int) -> int:
     raise AssertionError("no server process")
 
 
+def test_two_embedded_workers_share_the_conversation_of_a_ticket(tmp_path: Path) -> None:
+    env = {"SUPPORTGRAPH_DATA_DIR": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1"}
+    take_turns_on_one_ticket(env)
+    assert (tmp_path / "data" / "chroma" / SNAPSHOT_FILE).exists()  # what the workers read
+
+
 @pytest.mark.postgres
 def test_two_workers_share_the_conversation_of_a_ticket(
     seeded_postgres_url: str, tmp_path: Path
 ) -> None:
     drop_checkpoint_tables(seeded_postgres_url)  # both workers set it up, at the same time
     with chroma_server(tmp_path / "chroma") as chroma_port:
-        env = {
-            "SUPPORTGRAPH_DATA_DIR": str(tmp_path / "data"),
-            "SUPPORTGRAPH_DATABASE_URL": seeded_postgres_url,
-            "SUPPORTGRAPH_CHROMA_HOST": "127.0.0.1",
-            "SUPPORTGRAPH_CHROMA_PORT": str(chroma_port),
-            "HF_HUB_OFFLINE": "1",
-        }
-        with served(env, args=["--workers", "2"]) as server:
-            base, auth = server.url, server.headers
-            parent = server_pid(int(base.rsplit(":", 1)[1]))
-            deadline = time.monotonic() + 120
-            while worker_processes(parent) < 2:  # the second may still be loading
-                assert time.monotonic() < deadline, "two workers did not start"
-                time.sleep(0.5)
-            time.sleep(1)  # both past start-up: a worker that failed it would have stopped all
-            assert worker_processes(parent) == 2 and os.path.exists(f"/proc/{parent}")
+        take_turns_on_one_ticket(
+            {
+                "SUPPORTGRAPH_DATA_DIR": str(tmp_path / "data"),
+                "SUPPORTGRAPH_DATABASE_URL": seeded_postgres_url,
+                "SUPPORTGRAPH_CHROMA_HOST": "127.0.0.1",
+                "SUPPORTGRAPH_CHROMA_PORT": str(chroma_port),
+                "HF_HUB_OFFLINE": "1",
+            }
+        )
 
-            first = httpx.post(
-                f"{base}/v1/support/message", json=SPEC_BODY, headers=auth, timeout=60
-            ).json()
-            ticket = first["ticket_id"]
-            texts = ["thanks", "and ORD-790?", "is it shipped", "where is it", "ok", "when"]
 
-            def send(text: str) -> int:
-                body = {"customer_id": "cust_456", "ticket_id": ticket, "message": text}
-                reply = httpx.post(
-                    f"{base}/v1/support/message", json=body, headers=auth, timeout=60
-                )
-                assert reply.status_code == 200, reply.text
-                return int(reply.json()["turn"])
+def take_turns_on_one_ticket(env: dict[str, str]) -> None:
+    """Two workers given six messages of one ticket at once answer them one at a time."""
+    with served(env, args=["--workers", "2"]) as server:
+        base, auth = server.url, server.headers
+        parent = server_pid(int(base.rsplit(":", 1)[1]))
+        deadline = time.monotonic() + 120
+        while worker_processes(parent) < 2:  # the second may still be loading
+            assert time.monotonic() < deadline, "two workers did not start"
+            time.sleep(0.5)
+        time.sleep(1)  # both past start-up: a worker that failed it would have stopped all
+        assert worker_processes(parent) == 2 and os.path.exists(f"/proc/{parent}")
 
-            with ThreadPoolExecutor(max_workers=len(texts)) as pool:
-                turns = sorted(pool.map(send, texts))
-            assert turns == [2, 3, 4, 5, 6, 7]  # whichever process took each, one at a time
-            view = httpx.get(f"{base}/v1/support/tickets/{ticket}", headers=auth, timeout=30).json()
-            ai_turns = [m["turn"] for m in view["messages"] if m["role"] == "ai"]
-            assert ai_turns == [1, 2, 3, 4, 5, 6, 7]
+        first = httpx.post(
+            f"{base}/v1/support/message", json=SPEC_BODY, headers=auth, timeout=60
+        ).json()
+        ticket = first["ticket_id"]
+        texts = ["thanks", "and ORD-790?", "is it shipped", "where is it", "ok", "when"]
+
+        def send(text: str) -> int:
+            body = {"customer_id": "cust_456", "ticket_id": ticket, "message": text}
+            reply = httpx.post(f"{base}/v1/support/message", json=body, headers=auth, timeout=60)
+            assert reply.status_code == 200, reply.text
+            return int(reply.json()["turn"])
+
+        with ThreadPoolExecutor(max_workers=len(texts)) as pool:
+            turns = sorted(pool.map(send, texts))
+        assert turns == [2, 3, 4, 5, 6, 7]  # whichever process took each, one at a time
+        view = httpx.get(f"{base}/v1/support/tickets/{ticket}", headers=auth, timeout=30).json()
+        ai_turns = [m["turn"] for m in view["messages"] if m["role"] == "ai"]
+        assert ai_turns == [1, 2, 3, 4, 5, 6, 7]
+        assert server.pid is not None  # what loadtest reads of a served tree: both workers
+        memory = resident_mb(server.pid)
+        assert memory["workers"] == 2 and memory["rss_mb"] > memory["parent_rss_mb"]
+        assert len(process_tree(server.pid)) >= 3
