@@ -7,6 +7,7 @@ On the embedded default they share the SQLite files and the local Chroma store (
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -17,8 +18,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import drop_checkpoint_tables
-from testkit import SPEC_BODY
+from conftest import copy_sqlite, drop_checkpoint_tables
+from testkit import SPEC_BODY, Prepared
 
 from supportgraph.knowledge.shared_store import SNAPSHOT_FILE
 from supportgraph.loadtest import free_loopback_port, process_tree, resident_mb, served
@@ -77,10 +78,20 @@ def server_pid(port: int) -> int:
     raise AssertionError("no server process")
 
 
-def test_two_embedded_workers_share_the_conversation_of_a_ticket(tmp_path: Path) -> None:
-    env = {"SUPPORTGRAPH_DATA_DIR": str(tmp_path / "data"), "HF_HUB_OFFLINE": "1"}
+def test_two_embedded_workers_share_the_conversation_of_a_ticket(
+    tmp_path: Path, prepared: Prepared
+) -> None:
+    data_dir = tmp_path / "data"
+    copy_sqlite(prepared.database, data_dir / "supportgraph.sqlite")
+    # a copy: the workers leave a snapshot in the store they share, and it would stay shared
+    shutil.copytree(prepared.chroma_path, data_dir / "chroma")
+    env = {
+        "SUPPORTGRAPH_DATA_DIR": str(data_dir),
+        "SUPPORTGRAPH_INTENT_MODEL_DIR": str(prepared.intent_model_dir),
+        "HF_HUB_OFFLINE": "1",
+    }
     take_turns_on_one_ticket(env)
-    assert (tmp_path / "data" / "chroma" / SNAPSHOT_FILE).exists()  # what the workers read
+    assert (data_dir / "chroma" / SNAPSHOT_FILE).exists()  # what the workers read
 
 
 @pytest.mark.postgres
