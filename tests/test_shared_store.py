@@ -8,10 +8,11 @@ import chromadb
 import pytest
 from chromadb.api.client import SharedSystemClient
 
+from supportgraph.knowledge import shared_store
 from supportgraph.knowledge.chunking import Chunk
 from supportgraph.knowledge.embedder import ChromaEmbeddingFunction, Embedder
 from supportgraph.knowledge.index import REVISION_CHECK_S, KnowledgeIndex
-from supportgraph.knowledge.shared_store import SharedLocalChroma, snapshot_path
+from supportgraph.knowledge.shared_store import SharedLocalChroma, snapshot_path, write_snapshot
 
 CHUNKS = [
     Chunk("returns#window", "returns", "Returns", "window", "You can return items within 30 days."),
@@ -47,11 +48,20 @@ def test_the_shared_store_finds_what_the_store_holds(store_path: Path, embedder:
     assert index.count() == 3
 
 
-def test_a_write_in_one_process_is_read_by_another(store_path: Path, embedder: Embedder) -> None:
+def test_a_write_in_one_process_is_read_by_another(
+    store_path: Path, embedder: Embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
     writer, reader = shared(store_path, embedder), shared(store_path, embedder)
     query = "my kettle broke"
     assert reader.search(embedder.embed_one(query), query=query, kinds=("resolution",)) == []
+    snapshots = []
+    monkeypatch.setattr(
+        shared_store,
+        "write_snapshot",
+        lambda *args: snapshots.append(args) or write_snapshot(*args),
+    )
     writer.add_resolution("tkt_1#resolution", "Broken kettle", "A broken kettle is replaced.")
+    assert len(snapshots) == 1  # its four writes open the store once
     found = reader.search(embedder.embed_one(query), query=query, kinds=("resolution",))
     assert found == []  # its caches hold until its next revision check ...
     reader._revisions_checked_at -= REVISION_CHECK_S

@@ -10,6 +10,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -174,6 +175,11 @@ class KnowledgeIndex:
                 self._lexical_index(kind)
                 self._dense_matrices(kind)
 
+    def _writes(self) -> AbstractContextManager[object]:
+        """A run of writes as one, where the client can (a shared store then opens once)."""
+        batch = getattr(self._client, "batch", None)
+        return batch() if batch is not None else nullcontext()
+
     def _changed(self, kind: str) -> None:
         """Forget what was cached about a collection: it was written to."""
         self._lexical.pop(kind, None)
@@ -223,8 +229,9 @@ class KnowledgeIndex:
     def add_resolution(self, resolution_id: str, title: str, text: str) -> None:
         """Index how a person resolved a ticket (its text already free of personal data)."""
         chunk = Chunk(resolution_id, resolution_id.split("#")[0], title, "resolution", text)
-        self._upsert("resolution", [chunk])
-        self._wrote("resolution")
+        with self._writes():
+            self._upsert("resolution", [chunk])
+            self._wrote("resolution")
 
     def search(
         self,
@@ -354,12 +361,13 @@ class KnowledgeIndex:
         wanted = {chunk.id for chunk in chunks}
         removed = [chunk_id for chunk_id in stored_hash if chunk_id not in wanted]
         changed = [c for c in chunks if stored_hash.get(c.id) != c.content_hash]
-        if removed:
-            collection.delete(ids=removed)
-            self._units[kind].delete(where={"chunk_id": {"$in": removed}})
-        self._upsert(kind, changed, progress)
         if removed or changed:
-            self._wrote(kind)
+            with self._writes():
+                if removed:
+                    collection.delete(ids=removed)
+                    self._units[kind].delete(where={"chunk_id": {"$in": removed}})
+                self._upsert(kind, changed, progress)
+                self._wrote(kind)
         updated = sum(1 for chunk in changed if chunk.id in stored_hash)
         return SyncReport(
             added=len(changed) - updated,
