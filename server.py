@@ -97,9 +97,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             app.state.demo = demo_sign_in(services)
             if app.state.demo is not None:
                 authenticator.accept(app.state.demo.secret)
-            app.state.turn_admission = asyncio.Semaphore(
-                ADMITTED_PER_TURN_SLOT * services.settings.max_concurrent_turns
-            )
+            app.state.turn_admission = asyncio.Semaphore(admitted_turns(services.settings))
             yield
 
     settings = services.settings
@@ -133,6 +131,12 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 # taken at once. With one per slot each freed slot waited for the event loop to admit the next
 # message: at 40 a second 851 and 942 of 1,200 were answered, against 1,040-1,100 otherwise.
 ADMITTED_PER_TURN_SLOT = 2
+
+
+def admitted_turns(settings: Settings) -> int:
+    """Messages in turns at once: two a slot, and with an LLM those that wait on it."""
+    waiting = settings.llm_waiting_turns if settings.llm_enabled else 0
+    return ADMITTED_PER_TURN_SLOT * settings.max_concurrent_turns + waiting
 
 
 @asynccontextmanager

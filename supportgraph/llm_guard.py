@@ -19,7 +19,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from contextvars import ContextVar
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -37,6 +37,11 @@ RETRY_STATUSES = frozenset({408, 409, 429})
 MIN_ATTEMPT_S = 0.05
 
 _deadline: ContextVar[float | None] = ContextVar("llm_turn_deadline", default=None)
+# What a turn does while it only waits (an LLM request in flight, a backoff): the service lets
+# another turn have its slot.
+_while_waiting: ContextVar[Callable[[], AbstractContextManager[None]] | None] = ContextVar(
+    "llm_while_waiting", default=None
+)
 
 
 class LlmUnavailable(RuntimeError):
@@ -96,13 +101,26 @@ class LlmGuard:
         self._sleep = sleep
 
     @contextmanager
-    def turn(self) -> Iterator[None]:
-        """The LLM calls made inside share one deadline (a turn's)."""
+    def turn(
+        self, while_waiting: Callable[[], AbstractContextManager[None]] | None = None
+    ) -> Iterator[None]:
+        """The LLM calls made inside share one deadline (a turn's).
+
+        ``while_waiting()`` is entered around each wait on the endpoint (a request in flight,
+        a backoff): the turn gives back what it holds that a waiting turn does not need.
+        """
         token = _deadline.set(self._clock() + self.turn_deadline_s)
+        waiting = _while_waiting.set(while_waiting)
         try:
             yield
         finally:
+            _while_waiting.reset(waiting)
             _deadline.reset(token)
+
+    @staticmethod
+    def _waiting() -> AbstractContextManager[None]:
+        given_back = _while_waiting.get()
+        return nullcontext() if given_back is None else given_back()
 
     def left_s(self) -> float | None:
         """Seconds left of the turn's LLM budget, or None outside a turn."""
@@ -129,13 +147,15 @@ class LlmGuard:
                 if left < MIN_ATTEMPT_S:
                     raise LlmUnavailable("the turn's LLM time budget is spent")
                 try:
-                    result = runnable.invoke(messages, timeout=min(self.timeout_s, left))
+                    with self._waiting():
+                        result = runnable.invoke(messages, timeout=min(self.timeout_s, left))
                 except Exception as exc:
                     wait = self._retry_wait(exc, attempt, deadline)
                     if wait is None:
                         raise
                     log.info("LLM call failed (%s); retry %d in %.2fs", exc, attempt + 1, wait)
-                    self._sleep(wait)
+                    with self._waiting():
+                        self._sleep(wait)
                     attempt += 1
                     continue
                 self.breaker.record_success()

@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr | None = None
     llm_timeout_s: float = 10.0
     llm_max_retries: int = 1
+    llm_waiting_turns: int = Field(
+        default=16,
+        ge=0,
+        description="with an LLM configured, turns a process admits besides its slots: they "
+        "wait on the LLM and give their slot to the next",
+    )
     llm_turn_deadline_s: float = Field(
         default=15.0,
         gt=0,
@@ -77,10 +83,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     max_concurrent_turns: int = Field(
-        default=4,
+        default=1,
         ge=1,
         description="turns a process runs at once; more wait their turn (Python runs one at a "
-        "time: more at once only stretch each, and SQLite write locks with them)",
+        "time: more at once only stretch each and add switching; a turn waiting on the LLM "
+        "gives its slot to the next)",
     )
     turn_wait_s: float = Field(
         default=10.0,

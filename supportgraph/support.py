@@ -128,6 +128,37 @@ class TurnResult:
         return actions_available(self.state.get("actions", []))
 
 
+class _HeldSlot:
+    """A turn's slot, given back while the turn only waits on the network (an LLM).
+
+    A slot is a share of the interpreter, not a place in a conversation: a turn that waits
+    for a reply holds no Python work, so the next turn runs meanwhile. Waits of one turn
+    that overlap give the slot back once.
+    """
+
+    def __init__(self, slots: threading.BoundedSemaphore) -> None:
+        self._slots = slots
+        self._waits = 0
+        self._guard = threading.Lock()
+
+    @contextmanager
+    def given_back(self) -> Iterator[None]:
+        with self._guard:
+            self._waits += 1
+            if self._waits == 1:
+                self._slots.release()
+        try:
+            yield
+        finally:
+            with self._guard:
+                self._waits -= 1
+                if self._waits == 0:
+                    self._slots.acquire()
+
+    def release(self) -> None:
+        self._slots.release()
+
+
 class SupportService:
     """Turns customer messages into graph runs and stored records."""
 
@@ -170,14 +201,15 @@ class SupportService:
         )
 
     @contextmanager
-    def _turn_slot(self, since: float) -> Iterator[None]:
+    def _turn_slot(self, since: float) -> Iterator[_HeldSlot]:
         """One of the process's turn slots, waited for at most ``turn_wait_s`` after ``since``."""
         if not self._turn_slots.acquire(timeout=self.turn_wait_left(since)):
             raise self.busy()
+        held = _HeldSlot(self._turn_slots)
         try:
-            yield
+            yield held
         finally:
-            self._turn_slots.release()
+            held.release()
 
     def open_ticket(self, ticket_id: str | None, customer_id: str, channel: str) -> SupportTicket:
         """The customer's ticket, created when new; someone else's ticket is 'not found'."""
@@ -220,13 +252,16 @@ class SupportService:
         """
         started = time.perf_counter() if received_at is None else received_at
         phases = _Phases(started)
-        with self.metrics.message(), self._turn_slot(started):
+        with self.metrics.message(), self._turn_slot(started) as slot:
             phases.mark("admission")
             ticket = self.open_ticket(ticket_id, customer_id, channel)
             phases.mark("open_ticket")
             bind_ticket(ticket.id)
             log.debug("customer message: %s", message)
-            with self.ticket_lock(ticket.id), self.services.llm_guard.turn():
+            with (
+                self.ticket_lock(ticket.id),
+                self.services.llm_guard.turn(while_waiting=slot.given_back),
+            ):
                 phases.mark("lock")
                 meter = TokenMeter()
                 try:

@@ -15,10 +15,11 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session, select
 from testkit import SPEC_BODY, DocumentedClient, send
 
-from server import ADMITTED_PER_TURN_SLOT, create_app
+from server import ADMITTED_PER_TURN_SLOT, admitted_turns, create_app
 from supportgraph.db.models import CustomerMessage, SupportTicket, TicketStatus
 from supportgraph.knowledge.embedder import Embedder
 from supportgraph.services import Services
+from supportgraph.settings import Settings
 from supportgraph.support import BusyError, SupportService
 
 
@@ -120,6 +121,16 @@ def test_messages_at_once_on_one_ticket_take_turns_and_leave_no_lock(client: Tes
     assert len(state["transcript"]) == 14
     gc.collect()
     assert len(support._ticket_locks) == 0  # a lock lives only while it is held or awaited
+
+
+def test_turns_waiting_on_an_llm_are_admitted_besides_the_slots(tmp_path: Path) -> None:
+    without = Settings(data_dir=tmp_path, max_concurrent_turns=1)
+    with_llm = Settings(
+        data_dir=tmp_path, max_concurrent_turns=1, llm_model="m", llm_waiting_turns=16
+    )
+
+    assert admitted_turns(without) == ADMITTED_PER_TURN_SLOT
+    assert admitted_turns(with_llm) == ADMITTED_PER_TURN_SLOT + 16
 
 
 @contextmanager

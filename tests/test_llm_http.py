@@ -8,6 +8,7 @@ time budget, and the database must show no side effect that policy did not allow
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -193,6 +194,33 @@ def test_a_hang_past_the_timeout_ends_inside_the_turn_deadline(
     assert server.calls == 2
     assert_answered_by_workflow(support, result)
     assert seconds < 1.8 + TURN_OVERHEAD_S
+
+
+def test_a_turn_waiting_on_the_llm_lets_the_next_turn_run_in_its_slot(
+    support_for: Callable[..., SupportService], server: LlmServer
+) -> None:
+    support = support_for(
+        max_concurrent_turns=1, llm_timeout_s=3.0, llm_max_retries=0, llm_turn_deadline_s=3.5
+    )
+    server.script(Hang(30), Reply("Your order ORD-789 has shipped."))
+    ended: dict[str, float] = {}
+
+    def first() -> None:
+        timed(support, REFUND)
+        ended["waiting"] = time.monotonic()
+
+    waiting = threading.Thread(target=first)
+    waiting.start()
+    deadline = time.monotonic() + 10
+    while server.calls == 0 and time.monotonic() < deadline:  # its request is in flight
+        time.sleep(0.02)
+    second, seconds = timed(support, "Where is my order ORD-789?")
+    ended["second"] = time.monotonic()
+    waiting.join()
+
+    assert server.calls >= 1 and second.state["response"]
+    assert seconds < 2.5 and ended["second"] < ended["waiting"]
+    assert support._turn_slots.acquire(blocking=False)  # the one slot is back, once
 
 
 @pytest.mark.parametrize(
