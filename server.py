@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import ExitStack, asynccontextmanager, contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
@@ -85,8 +85,16 @@ def open_support_service(services: Services) -> Iterator[SupportService]:
         yield SupportService(services, build_graph().compile(checkpointer=checkpointer))
 
 
-def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
-    """The FastAPI application; models load and stores open at start-up, not per request."""
+def create_app(
+    settings: Settings | None = None,
+    services: Services | None = None,
+    on_ready: Callable[[], object] | None = None,
+) -> FastAPI:
+    """The FastAPI application; models load and stores open at start-up, not per request.
+
+    ``on_ready()`` is called once start-up is done, before the server listens (a worker waits
+    there for the others).
+    """
     services = services or Services(settings or get_settings())
 
     @asynccontextmanager
@@ -98,6 +106,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
             if app.state.demo is not None:
                 authenticator.accept(app.state.demo.secret)
             app.state.turn_admission = asyncio.Semaphore(admitted_turns(services.settings))
+            if on_ready is not None:
+                on_ready()
             yield
 
     settings = services.settings

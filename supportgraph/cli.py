@@ -74,23 +74,16 @@ def serve(
     host, port = host or settings.host, port or settings.port
     _check_credentials(services, host, port)
     if workers > 1:  # each process builds its own app from the same settings
+        from supportgraph.workers import serve_workers
+
         if isinstance(services.chroma, SharedLocalChroma):
             services.chroma.refresh()  # what the workers read, as the store now stands
-        uvicorn.run(
-            "server:create_app",
-            factory=True,
-            workers=workers,
-            host=host,
-            port=port,
-            log_level="info",
-            log_config=log_config,
-        )
-    else:
-        from supportgraph.draining import DrainingServer
+        raise typer.Exit(serve_workers(workers, host, port, log_config))
+    from supportgraph.draining import DrainingServer
 
-        app = create_app(settings, services)
-        config = uvicorn.Config(app, host=host, port=port, log_level="info", log_config=log_config)
-        DrainingServer(config, app.state.drain, settings.shutdown_grace_s).run()
+    app = create_app(settings, services)
+    config = uvicorn.Config(app, host=host, port=port, log_level="info", log_config=log_config)
+    DrainingServer(config, app.state.drain, settings.shutdown_grace_s).run()
 
 
 def _check_credentials(services, host: str, port: int) -> None:  # type: ignore[no-untyped-def]

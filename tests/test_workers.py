@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -63,6 +64,27 @@ def worker_processes(parent: int) -> int:
             continue  # gone meanwhile
         count += ppid == parent and b"spawn_main" in command
     return count
+
+
+def connections_by_worker(parent: int, port: int) -> dict[int, int]:
+    """Established connections to ``port`` each worker of ``parent`` holds (Linux /proc)."""
+    established = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":
+                established.add(fields[9])  # the socket's inode
+    held = {}
+    for pid in process_tree(parent)[1:]:
+        try:
+            links = [os.readlink(f) for f in Path(f"/proc/{pid}/fd").iterdir()]
+        except OSError:
+            continue
+        sockets = [link[len("socket:[") : -1] for link in links if link.startswith("socket:[")]
+        count = sum(inode in established for inode in sockets)
+        if count:
+            held[pid] = count
+    return held
 
 
 def server_pid(port: int) -> int:
@@ -138,6 +160,19 @@ def take_turns_on_one_ticket(env: dict[str, str]) -> None:
         with ThreadPoolExecutor(max_workers=len(texts)) as pool:
             turns = sorted(pool.map(send, texts))
         assert turns == [2, 3, 4, 5, 6, 7]  # whichever process took each, one at a time
+
+        # Clients connecting together are spread over the workers: on one shared socket the
+        # first worker to wake accepted every connection waiting and the other stayed idle.
+        port = int(base.rsplit(":", 1)[1])
+        connections = [socket.create_connection(("127.0.0.1", port)) for _ in range(16)]
+        try:
+            time.sleep(1)  # accepted meanwhile
+            held = connections_by_worker(parent, port)
+        finally:
+            for connection in connections:
+                connection.close()
+        assert sum(held.values()) == len(connections) and len(held) == 2, held
+        assert min(held.values()) >= 2, held
         view = httpx.get(f"{base}/v1/support/tickets/{ticket}", headers=auth, timeout=30).json()
         ai_turns = [m["turn"] for m in view["messages"] if m["role"] == "ai"]
         assert ai_turns == [1, 2, 3, 4, 5, 6, 7]
