@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -112,7 +113,7 @@ def test_two_embedded_workers_share_the_conversation_of_a_ticket(
         "SUPPORTGRAPH_INTENT_MODEL_DIR": str(prepared.intent_model_dir),
         "HF_HUB_OFFLINE": "1",
     }
-    take_turns_on_one_ticket(env)
+    take_turns_on_one_ticket(env, restart_a_killed_worker=True)
     assert (data_dir / "chroma" / SNAPSHOT_FILE).exists()  # what the workers read
 
 
@@ -133,8 +134,11 @@ def test_two_workers_share_the_conversation_of_a_ticket(
         )
 
 
-def take_turns_on_one_ticket(env: dict[str, str]) -> None:
-    """Two workers given six messages of one ticket at once answer them one at a time."""
+def take_turns_on_one_ticket(env: dict[str, str], *, restart_a_killed_worker: bool = False) -> None:
+    """Two workers given six messages of one ticket at once answer them one at a time.
+
+    Connections arriving together reach both; a worker killed is replaced.
+    """
     with served(env, args=["--workers", "2"]) as server:
         base, auth = server.url, server.headers
         parent = server_pid(int(base.rsplit(":", 1)[1]))
@@ -172,6 +176,17 @@ def take_turns_on_one_ticket(env: dict[str, str]) -> None:
             for connection in connections:
                 connection.close()
         assert sum(held.values()) == len(connections) and len(held) == 2, held
+
+        if not restart_a_killed_worker:
+            return
+        killed = min(held)
+        os.kill(killed, signal.SIGKILL)
+        deadline = time.monotonic() + 120
+        while killed in process_tree(parent) or worker_processes(parent) < 2:
+            assert time.monotonic() < deadline, "no worker started in place of the killed one"
+            time.sleep(0.5)
+        reply = httpx.post(f"{base}/v1/support/message", json=SPEC_BODY, headers=auth, timeout=60)
+        assert reply.status_code == 200 and os.path.exists(f"/proc/{parent}")
         assert min(held.values()) >= 2, held
         view = httpx.get(f"{base}/v1/support/tickets/{ticket}", headers=auth, timeout=30).json()
         ai_turns = [m["turn"] for m in view["messages"] if m["role"] == "ai"]
