@@ -22,6 +22,7 @@ from collections import Counter, deque
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -402,19 +403,24 @@ def resident_mb(pid: int) -> dict[str, float]:
     the parent's (Linux ``/proc``; {} elsewhere).
     """
     parent = _memory(pid)
-    workers = [_memory(member) for member in process_tree(pid)[1:] if _is_worker(member)]
+    workers = [_memory(worker) for worker in worker_pids(pid)]
     if not any(workers):
         return parent
     largest = max(workers, key=lambda reading: reading.get("peak_rss_mb", 0.0))
     return {**largest, "parent_rss_mb": parent.get("rss_mb", 0.0), "workers": len(workers)}
 
 
-def _is_worker(pid: int) -> bool:
-    """A process multiprocessing spawned to serve (not its resource tracker)."""
-    try:
-        return b"spawn_main" in open(f"/proc/{pid}/cmdline", "rb").read()
-    except OSError:
-        return False
+def worker_pids(pid: int) -> list[int]:
+    """The live worker processes of a server (spawned by multiprocessing, not its tracker)."""
+    workers = []
+    for member in process_tree(pid)[1:]:
+        try:
+            command = Path(f"/proc/{member}/cmdline").read_bytes()
+        except OSError:
+            continue  # gone meanwhile
+        if b"spawn_main" in command:
+            workers.append(member)
+    return workers
 
 
 def _memory(pid: int) -> dict[str, float]:

@@ -24,7 +24,13 @@ from conftest import copy_sqlite, drop_checkpoint_tables
 from testkit import SPEC_BODY, Prepared
 
 from supportgraph.knowledge.shared_store import SNAPSHOT_FILE
-from supportgraph.loadtest import free_loopback_port, process_tree, resident_mb, served
+from supportgraph.loadtest import (
+    free_loopback_port,
+    process_tree,
+    resident_mb,
+    served,
+    worker_pids,
+)
 
 
 @contextmanager
@@ -52,21 +58,6 @@ def chroma_server(path: Path) -> Iterator[int]:
         server.wait(timeout=30)
 
 
-def worker_processes(parent: int) -> int:
-    """Live worker processes uvicorn started under ``parent`` (Linux /proc)."""
-    count = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            command = (entry / "cmdline").read_bytes()
-        except (OSError, IndexError, ValueError):
-            continue  # gone meanwhile
-        count += ppid == parent and b"spawn_main" in command
-    return count
-
-
 def connections_by_worker(parent: int, port: int) -> dict[int, int]:
     """Established connections to ``port`` each worker of ``parent`` holds (Linux /proc)."""
     established = set()
@@ -76,7 +67,7 @@ def connections_by_worker(parent: int, port: int) -> dict[int, int]:
             if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == "01":
                 established.add(fields[9])  # the socket's inode
     held = {}
-    for pid in process_tree(parent)[1:]:
+    for pid in worker_pids(parent):
         try:
             links = [os.readlink(f) for f in Path(f"/proc/{pid}/fd").iterdir()]
         except OSError:
@@ -86,19 +77,6 @@ def connections_by_worker(parent: int, port: int) -> dict[int, int]:
         if count:
             held[pid] = count
     return held
-
-
-def server_pid(port: int) -> int:
-    """The process listening on ``port`` started by this test (the uvicorn parent)."""
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                command = (entry / "cmdline").read_bytes().split(b"\0")
-            except OSError:
-                continue
-            if b"serve" in command and str(port).encode() in command:
-                return int(entry.name)
-    raise AssertionError("no server process")
 
 
 def test_two_embedded_workers_share_the_conversation_of_a_ticket(
@@ -141,13 +119,14 @@ def take_turns_on_one_ticket(env: dict[str, str], *, restart_a_killed_worker: bo
     """
     with served(env, args=["--workers", "2"]) as server:
         base, auth = server.url, server.headers
-        parent = server_pid(int(base.rsplit(":", 1)[1]))
+        assert server.pid is not None
+        parent = server.pid
         deadline = time.monotonic() + 120
-        while worker_processes(parent) < 2:  # the second may still be loading
+        while len(worker_pids(parent)) < 2:  # the second may still be loading
             assert time.monotonic() < deadline, "two workers did not start"
             time.sleep(0.5)
         time.sleep(1)  # both past start-up: a worker that failed it would have stopped all
-        assert worker_processes(parent) == 2 and os.path.exists(f"/proc/{parent}")
+        assert len(worker_pids(parent)) == 2 and os.path.exists(f"/proc/{parent}")
 
         first = httpx.post(
             f"{base}/v1/support/message", json=SPEC_BODY, headers=auth, timeout=60
@@ -164,6 +143,12 @@ def take_turns_on_one_ticket(env: dict[str, str], *, restart_a_killed_worker: bo
         with ThreadPoolExecutor(max_workers=len(texts)) as pool:
             turns = sorted(pool.map(send, texts))
         assert turns == [2, 3, 4, 5, 6, 7]  # whichever process took each, one at a time
+        view = httpx.get(f"{base}/v1/support/tickets/{ticket}", headers=auth, timeout=30).json()
+        ai_turns = [m["turn"] for m in view["messages"] if m["role"] == "ai"]
+        assert ai_turns == [1, 2, 3, 4, 5, 6, 7]
+        memory = resident_mb(parent)  # what loadtest reads of a served tree: both workers
+        assert memory["workers"] == 2 and memory["rss_mb"] > memory["parent_rss_mb"]
+        assert len(process_tree(parent)) >= 3
 
         # Clients connecting together are spread over the workers: on one shared socket the
         # first worker to wake accepted every connection waiting and the other stayed idle.
@@ -177,21 +162,14 @@ def take_turns_on_one_ticket(env: dict[str, str], *, restart_a_killed_worker: bo
                 connection.close()
         assert sum(held.values()) == len(connections) and len(held) == 2, held
 
-        if not restart_a_killed_worker:
-            return
-        killed = min(held)
-        os.kill(killed, signal.SIGKILL)
-        deadline = time.monotonic() + 120
-        while killed in process_tree(parent) or worker_processes(parent) < 2:
-            assert time.monotonic() < deadline, "no worker started in place of the killed one"
-            time.sleep(0.5)
-        reply = httpx.post(f"{base}/v1/support/message", json=SPEC_BODY, headers=auth, timeout=60)
-        assert reply.status_code == 200 and os.path.exists(f"/proc/{parent}")
-        assert min(held.values()) >= 2, held
-        view = httpx.get(f"{base}/v1/support/tickets/{ticket}", headers=auth, timeout=30).json()
-        ai_turns = [m["turn"] for m in view["messages"] if m["role"] == "ai"]
-        assert ai_turns == [1, 2, 3, 4, 5, 6, 7]
-        assert server.pid is not None  # what loadtest reads of a served tree: both workers
-        memory = resident_mb(server.pid)
-        assert memory["workers"] == 2 and memory["rss_mb"] > memory["parent_rss_mb"]
-        assert len(process_tree(server.pid)) >= 3
+        if restart_a_killed_worker:
+            killed = min(held)
+            os.kill(killed, signal.SIGKILL)
+            deadline = time.monotonic() + 120
+            while killed in process_tree(parent) or len(worker_pids(parent)) < 2:
+                assert time.monotonic() < deadline, "no worker started in place of the killed one"
+                time.sleep(0.5)
+            reply = httpx.post(
+                f"{base}/v1/support/message", json=SPEC_BODY, headers=auth, timeout=60
+            )
+            assert reply.status_code == 200 and os.path.exists(f"/proc/{parent}")
