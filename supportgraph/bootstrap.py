@@ -35,6 +35,8 @@ def prepare(services: Services, *, retrain: bool = False) -> PrepareReport:
             status=registry.SERVING,
         )
         services.reload_classifiers()
+    if seeded.created:  # a new data directory: keep the encoder's ONNX graph for the servers
+        services.embedder.embed_one("a new data directory")
     return PrepareReport(
         customers=seeded.customers,
         orders=seeded.orders,

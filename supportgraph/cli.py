@@ -68,20 +68,28 @@ def serve(
     settings = get_settings()
     configure_logging(logging.INFO, settings.log_format)
     log_config = uvicorn_log_config(logging.INFO, settings.log_format)
-    workers = settings.workers
-    services = _services()
-    prepare(services)
     host, port = host or settings.host, port or settings.port
-    _check_credentials(services, host, port)
-    if workers > 1:  # each process builds its own app from the same settings
+
+    def prepared():  # type: ignore[no-untyped-def]
+        services = _services()
+        prepare(services)
+        _check_credentials(services, host, port)
+        return services
+
+    if settings.workers > 1:  # each process builds its own app from the same settings
         from supportgraph.workers import serve_workers
 
-        if isinstance(services.chroma, SharedLocalChroma):
-            services.chroma.refresh()  # what the workers read, as the store now stands
-        raise typer.Exit(serve_workers(workers, host, port, log_config))
+        def prepared_for_workers() -> None:
+            services = prepared()
+            if isinstance(services.chroma, SharedLocalChroma):
+                services.chroma.refresh()  # what the workers read, as the store now stands
+
+        raise typer.Exit(
+            serve_workers(settings.workers, host, port, log_config, prepared_for_workers)
+        )
     from supportgraph.draining import DrainingServer
 
-    app = create_app(settings, services)
+    app = create_app(settings, prepared())
     config = uvicorn.Config(app, host=host, port=port, log_level="info", log_config=log_config)
     DrainingServer(config, app.state.drain, settings.shutdown_grace_s).run()
 

@@ -411,15 +411,19 @@ def resident_mb(pid: int) -> dict[str, float]:
 
 
 def worker_pids(pid: int) -> list[int]:
-    """The live worker processes of a server (spawned by multiprocessing, not its tracker)."""
+    """The live worker processes of a server: its children, less multiprocessing's tracker."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return []
     workers = []
-    for member in process_tree(pid)[1:]:
+    for child in map(int, children):
         try:
-            command = Path(f"/proc/{member}/cmdline").read_bytes()
+            command = Path(f"/proc/{child}/cmdline").read_bytes()
         except OSError:
             continue  # gone meanwhile
-        if b"spawn_main" in command:
-            workers.append(member)
+        if b"resource_tracker" not in command:
+            workers.append(child)
     return workers
 
 

@@ -93,7 +93,9 @@ class Services:
     @cached_property
     def embedder(self) -> Embedder:
         """The sentence-embedding model."""
-        return self._embedder or Embedder(self.settings.embedding_model)
+        return self._embedder or Embedder(
+            self.settings.embedding_model, onnx_cache=self.settings.data_dir / "models" / "onnx"
+        )
 
     @cached_property
     def policy(self) -> PolicyConfig:

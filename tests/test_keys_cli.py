@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -66,6 +69,29 @@ def test_serve_refuses_a_network_address_without_credentials(env: Path) -> None:
     engine = make_engine(get_settings().resolved_database_url)
     assert keys.list_keys(engine) == []  # no development key is made for a network address
     engine.dispose()
+
+
+def test_two_workers_stop_with_a_serve_that_refuses_its_address(env: Path) -> None:
+    """The workers are forked before the parent's start-up checks; a refusal ends them too."""
+    command = [sys.executable, "-m", "supportgraph.cli", "serve", "--host", "0.0.0.0"]
+    result = subprocess.run(
+        [*command, "--workers", "2"], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 2 and "no credentials configured" in result.stderr
+    assert not [pid for pid in _processes_run_as(command) if pid != os.getpid()]
+
+
+def _processes_run_as(command: list[str]) -> list[int]:
+    """Live processes whose command line starts with ``command`` (Linux /proc)."""
+    wanted = "\0".join(command).encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and (entry / "cmdline").read_bytes().startswith(wanted):
+                found.append(int(entry.name))
+        except OSError:
+            continue  # gone meanwhile
+    return found
 
 
 def test_keys_and_access_records_on_each_database(empty_engine: Callable[[], Engine]) -> None:

@@ -361,6 +361,29 @@ def test_a_failed_onnx_export_leaves_the_work_to_encode(monkeypatch: pytest.Monk
     assert np.allclose(vectors, reference, atol=1e-6)
 
 
+def test_a_second_process_reads_the_kept_onnx_graph_instead_of_exporting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from supportgraph.knowledge import embedder as embedder_module
+
+    texts = ["where is my order ORD-1234", "hi"]
+    first = Embedder(onnx_cache=tmp_path)
+    vectors = first.embed(texts)
+    [kept] = tmp_path.glob("encoder-*.onnx")
+
+    def not_again(model: object) -> None:
+        raise AssertionError("exported although the graph was kept")
+
+    monkeypatch.setattr(embedder_module, "_export_to_onnx", not_again)
+    second = Embedder(onnx_cache=tmp_path)
+    assert np.allclose(second.embed(texts), vectors, atol=1e-6)
+    assert second._onnx_session() is not None and list(tmp_path.iterdir()) == [kept]
+    # another model (here: the same files elsewhere) is not served the first one's graph
+    copy = tmp_path / "model-copy"
+    shutil.copytree(first.model_name, copy)
+    assert Embedder(str(copy), onnx_cache=tmp_path)._cached_graph_path() != kept
+
+
 def test_recurring_texts_are_embedded_once(monkeypatch: pytest.MonkeyPatch) -> None:
     from supportgraph.knowledge import embedder as embedder_module
 

@@ -217,7 +217,7 @@ class IntentModel:
         parts = joblib.load(directory / "classifier.joblib")
         model = cls(parts["classifier"], meta, parts.get("sub_classifier"), parts.get("centroids"))
         if meta.encoder:
-            model.encoder = Embedder(str(directory / meta.encoder))
+            model.encoder = Embedder(str(directory / meta.encoder), onnx_cache=directory)
         return model
 
 

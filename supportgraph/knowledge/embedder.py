@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
 import warnings
 from collections import OrderedDict
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -35,9 +37,16 @@ CACHED_VECTORS = 20_000
 class Embedder:
     """Normalized sentence embeddings; the model loads on first use."""
 
-    def __init__(self, model_name_or_path: str | None = None) -> None:
-        """Remember which model to load; None means the packaged MiniLM."""
+    def __init__(
+        self, model_name_or_path: str | None = None, *, onnx_cache: Path | None = None
+    ) -> None:
+        """Remember which model to load; None means the packaged MiniLM.
+
+        ``onnx_cache`` is a folder for the encoder's ONNX graph: the export takes 2.5-4 s a
+        process, and each server worker would repeat it at start-up.
+        """
         self.model_name = model_name_or_path or packaged_model_path()
+        self._onnx_cache = onnx_cache
         self._model: Any = None
         self._mean_pooling: bool | None = None
         self._session: Any = None  # the ONNX Runtime copy of the encoder, for small batches
@@ -153,11 +162,47 @@ class Embedder:
             with self._lock:
                 if self._session is None and not self._session_failed:
                     try:
-                        self._session = _export_to_onnx(self._load())
+                        self._session = _inference_session(self._onnx_graph())
                     except Exception:  # any failure leaves the work to encode
                         logger.warning("ONNX export failed; embedding with encode", exc_info=True)
                         self._session_failed = True
         return self._session
+
+    def _onnx_graph(self) -> bytes:
+        """The encoder's ONNX graph: read from the cache when it holds this model's export."""
+        cached = self._cached_graph_path()
+        if cached is not None and cached.exists():
+            return cached.read_bytes()
+        graph = _export_to_onnx(self._load())
+        if cached is not None:
+            try:
+                cached.parent.mkdir(parents=True, exist_ok=True)
+                partial = cached.with_name(f"{cached.name}.{os.getpid()}.part")
+                partial.write_bytes(graph)
+                os.replace(partial, cached)  # whole or absent, for a process reading it at once
+            except OSError:
+                logger.warning("could not keep the ONNX graph in %s", cached, exc_info=True)
+        return graph
+
+    def _cached_graph_path(self) -> Path | None:
+        """Where this model's export is kept: named by the model's files and the exporters."""
+        folder = Path(self.model_name)
+        if self._onnx_cache is None or not folder.is_dir():
+            return None
+        import onnxruntime
+        import torch
+        import transformers
+
+        files = sorted(path for path in folder.rglob("*") if path.is_file())
+        key = [
+            str(folder.resolve()),
+            torch.__version__,
+            transformers.__version__,
+            onnxruntime.__version__,
+            *[f"{p.relative_to(folder)}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files],
+        ]
+        digest = hashlib.sha256("\n".join(key).encode()).hexdigest()[:20]
+        return self._onnx_cache / f"encoder-{digest}.onnx"
 
     def embed_one(self, text: str) -> np.ndarray:
         """One unit-length vector."""
@@ -170,17 +215,15 @@ def mean_pooling(hidden: Any, attention_mask: Any) -> Any:
     return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
 
 
-def _export_to_onnx(model: Any) -> Any:
-    """Trace the model's encoder, mean pooling and normalization into an ONNX Runtime session.
+def _export_to_onnx(model: Any) -> bytes:
+    """Trace the model's encoder, mean pooling and normalization into an ONNX graph.
 
     The encoder is traced with eager attention: traced through scaled-dot-product attention
     the padding mask was lost (cosine 0.95 to the true vectors); eager gives them to 1e-6.
     """
     import copy
     import tempfile
-    from pathlib import Path
 
-    import onnxruntime
     import torch
 
     encoder = copy.deepcopy(model[0].auto_model).eval()
@@ -213,7 +256,14 @@ def _export_to_onnx(model: Any) -> Any:
             opset_version=17,
             dynamo=False,
         )
-        graph = path.read_bytes()
+        return path.read_bytes()
+
+
+def _inference_session(graph: bytes) -> Any:
+    """An ONNX Runtime session of an exported encoder, its threads sleeping when idle."""
+    import onnxruntime
+    import torch
+
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = torch.get_num_threads()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
