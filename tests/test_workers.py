@@ -161,6 +161,7 @@ def take_turns_on_one_ticket(env: dict[str, str], *, restart_a_killed_worker: bo
             for connection in connections:
                 connection.close()
         assert sum(held.values()) == len(connections) and len(held) == 2, held
+        assert_keep_alive_clients_settle_evenly(parent, base, auth)
 
         if restart_a_killed_worker:
             killed = min(held)
@@ -173,3 +174,23 @@ def take_turns_on_one_ticket(env: dict[str, str], *, restart_a_killed_worker: bo
                 f"{base}/v1/support/message", json=SPEC_BODY, headers=auth, timeout=60
             )
             assert reply.status_code == 200 and os.path.exists(f"/proc/{parent}")
+
+
+def assert_keep_alive_clients_settle_evenly(parent: int, base: str, auth: dict[str, str]) -> None:
+    """Sixteen keep-alive clients end up eight on each worker.
+
+    The kernel's hash alone splits them evenly one time in five; a worker holding more than
+    its share answers ``Connection: close`` until the client lands on the other.
+    """
+    clients = [httpx.Client(base_url=base, headers=auth, timeout=30) for _ in range(16)]
+    try:
+        for _ in range(60):
+            answers = [client.get("/healthz") for client in clients]
+            assert all(answer.status_code == 200 for answer in answers)
+            if not any(answer.headers.get("connection") == "close" for answer in answers):
+                break  # a round in which every client kept its connection
+        held = connections_by_worker(parent, int(base.rsplit(":", 1)[1]))
+        assert sorted(held.values()) == [8, 8], held
+    finally:
+        for client in clients:
+            client.close()
