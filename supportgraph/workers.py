@@ -17,8 +17,8 @@ client's next connection is hashed again, and the split settles within a few req
 The first workers are forked as soon as the parent has imported the application, before it
 prepares the data directory, and wait for that preparation before they build their apps: they
 skip their own imports (about 4 s each on two cores) and share the parent's imported pages.
-The parent has started no thread of its own by then (the native pools of numpy and ONNX
-Runtime are idle and re-made in the child). A worker started later, to replace a dead one, is
+The parent has started no thread of its own by then (only the idle native pools of numpy and
+ONNX Runtime, which a fork does not copy). A worker started later, to replace a dead one, is
 spawned: the prepared parent holds threads and open files that a fork would copy.
 """
 
@@ -55,10 +55,10 @@ def port_socket(host: str, port: int) -> socket.socket:
 class FairShare:
     """Asks a client to reconnect while this worker holds more than its share of connections."""
 
-    def __init__(self, app: ASGIApp, held: Any, index: int) -> None:
-        """Wrap ``app`` of worker ``index``; ``held`` is every worker's connection count."""
+    def __init__(self, app: ASGIApp, counts: Any, index: int) -> None:
+        """Wrap ``app`` of worker ``index``; ``counts`` holds every worker's connections."""
         self.app = app
-        self.held = held
+        self.counts = counts
         self.index = index
         self.connections: set[Any] = set()  # the server's open connections, once it exists
 
@@ -76,15 +76,15 @@ class FairShare:
 
     def over_share(self) -> bool:
         """Whether this worker holds more connections than an even split would give it."""
-        mine = self.held[self.index] = len(self.connections)
-        return bool(mine > -(-sum(self.held) // len(self.held)))
+        mine = self.counts[self.index] = len(self.connections)
+        return bool(mine > -(-sum(self.counts) // len(self.counts)))
 
 
 def run_worker(
     host: str,
     port: int,
     log_config: dict[str, Any],
-    held: Any,
+    counts: Any,
     index: int,
     ready: Barrier | None,
     prepared: Event | None = None,
@@ -105,7 +105,7 @@ def run_worker(
     settings = get_settings()
     configure_logging(logging.INFO, settings.log_format)
     app = create_app(settings, on_ready=(lambda: ready.wait(READY_WAIT_S)) if ready else None)
-    shared = FairShare(app, held, index)
+    shared = FairShare(app, counts, index)
     config = uvicorn.Config(shared, log_level="info", log_config=log_config)
     server = DrainingServer(config, app.state.drain, settings.shutdown_grace_s)
     shared.connections = server.server_state.connections
@@ -117,7 +117,7 @@ def serve_workers(
     host: str,
     port: int,
     log_config: dict[str, Any],
-    prepare: Callable[[], None] = lambda: None,
+    prepare: Callable[[], None],
 ) -> int:
     """Run ``count`` workers on ``host:port`` until SIGTERM or SIGINT; the exit status.
 

@@ -21,7 +21,7 @@ def ai_flags(services: Services, ticket_id: str) -> list[str]:
     [
         ("Refunds show up within 2-3 business days.", "2-3 business days"),
         ("We refund up to $5,000.00 on any order.", "$5,000.00"),
-        ("Your refund will arrive on 2026-12-24.", "2026-12-24"),
+        ("Your refund will arrive on 2031-03-17.", "2031-03-17"),  # no window reaches it
         ("Your refund for ORD-424242 is on its way.", "ORD-424242"),
         ("You get 25% back as store credit.", "25%"),
     ],
