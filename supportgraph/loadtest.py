@@ -373,12 +373,16 @@ def process_tree(pid: int) -> list[int]:
     while waiting:
         current = waiting.pop()
         found.append(current)
-        try:
-            children = open(f"/proc/{current}/task/{current}/children").read()  # noqa: SIM115
-        except OSError:
-            continue
-        waiting.extend(int(child) for child in children.split())
+        waiting.extend(_children(current))
     return found
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text()
+    except OSError:
+        return []  # gone meanwhile
+    return [int(child) for child in children.split()]
 
 
 def cpu_seconds(pid: int) -> float | None:
@@ -412,12 +416,8 @@ def resident_mb(pid: int) -> dict[str, float]:
 
 def worker_pids(pid: int) -> list[int]:
     """The live worker processes of a server: its children, less multiprocessing's tracker."""
-    try:
-        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    except OSError:
-        return []
     workers = []
-    for child in map(int, children):
+    for child in _children(pid):
         try:
             command = Path(f"/proc/{child}/cmdline").read_bytes()
         except OSError:

@@ -160,6 +160,9 @@ def serve_workers(
             stop(signal.SIGTERM, None)
             raise
         prepared.set()
+        # A worker's start begins now: the preparation (a first seed trains for a minute) is
+        # not part of it, and a worker failing its start after it must not be restarted.
+        workers[:] = [(process, time.monotonic()) for process, _ in workers]
         while not stopping:
             for index, (process, started) in enumerate(workers):
                 if process.is_alive() or stopping:

@@ -194,3 +194,33 @@ def assert_keep_alive_clients_settle_evenly(parent: int, base: str, auth: dict[s
     finally:
         for client in clients:
             client.close()
+
+
+FAILING_START = """
+import logging, sys, time
+from supportgraph import workers
+
+logging.basicConfig(level=logging.INFO)
+workers.MIN_WORKER_LIFE_S = 1.0
+
+def failing_start(host, port, log_config, counts, index, ready=None, prepared=None):
+    prepared.wait(30)
+    sys.exit(3)
+
+workers.run_worker = failing_start  # forked workers run it
+status = workers.serve_workers(2, "127.0.0.1", int(sys.argv[1]), {}, lambda: time.sleep(2.0))
+sys.exit(status)
+"""
+
+
+def test_workers_failing_their_start_after_a_long_preparation_stop_the_server() -> None:
+    """A worker's start is timed from the end of the preparation, not from its fork."""
+    result = subprocess.run(
+        [sys.executable, "-c", FAILING_START, str(free_loopback_port())],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "at start; stopping" in result.stderr and "starting another" not in result.stderr
