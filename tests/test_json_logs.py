@@ -90,7 +90,7 @@ def test_a_requests_lines_name_it_and_its_ticket_and_hide_personal_data(
 
     written = json_lines.text
     assert EMAIL not in written and CARD not in written and CARD.replace(" ", "") not in written
-    # the secret part may itself hold "_" (URL-safe base64), so cut after the id, not at the last "_"
+    # the secret part may hold "_" itself (URL-safe base64): cut after the id, not at the last "_"
     assert secret not in written and secret.split("_", 2)[2] not in written
 
 
