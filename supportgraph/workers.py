@@ -5,8 +5,9 @@ connection then waiting: eight keep-alive clients connecting together all landed
 while the other stayed idle. Here each worker listens on a socket of its own bound with
 ``SO_REUSEPORT``, so the kernel spreads new connections over the workers, and the workers
 start listening together, once every one has loaded its models. Each worker is a draining
-server (SIGTERM: finish what is in flight, refuse the rest with 503). A worker that dies is
-started again; one that dies within ``MIN_WORKER_LIFE_S`` of its start stops the server.
+server (SIGTERM: finish what is in flight, refuse the rest with 503). Each reports to the parent
+when it has loaded: a worker that dies after that is started again; one that dies before it
+failed its start, which a new one would fail too, and stops the server.
 
 The kernel hashes each new connection to one of the sockets, so a few keep-alive clients can
 split unevenly: eight split 8/0 in one load test, 5/3 and 4/4 in others (2,042, 2,984 and
@@ -38,7 +39,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 log = logging.getLogger(__name__)
 
 READY_WAIT_S = 300.0  # for every worker to load its models before they listen together
-MIN_WORKER_LIFE_S = 10.0
 SUPERVISE_EVERY_S = 0.5
 
 
@@ -85,13 +85,15 @@ def run_worker(
     port: int,
     log_config: dict[str, Any],
     counts: Any,
+    loaded: Any,
     index: int,
     ready: Barrier | None,
     prepared: Event | None = None,
 ) -> None:
     """One worker process: the app, serving on its own socket once every worker is ready.
 
-    A worker forked before the data directory was prepared waits for ``prepared`` first.
+    A worker forked before the data directory was prepared waits for ``prepared`` first. Its
+    app sets ``loaded[index]`` when its start-up is done, before it waits for the others.
     """
     if prepared is not None and not prepared.wait(READY_WAIT_S):
         return
@@ -104,7 +106,13 @@ def run_worker(
 
     settings = get_settings()
     configure_logging(logging.INFO, settings.log_format)
-    app = create_app(settings, on_ready=(lambda: ready.wait(READY_WAIT_S)) if ready else None)
+
+    def on_ready() -> None:
+        loaded[index] = 1
+        if ready is not None:
+            ready.wait(READY_WAIT_S)
+
+    app = create_app(settings, on_ready=on_ready)
     shared = FairShare(app, counts, index)
     config = uvicorn.Config(shared, log_level="info", log_config=log_config)
     server = DrainingServer(config, app.state.drain, settings.shutdown_grace_s)
@@ -128,16 +136,17 @@ def serve_workers(
     forked, spawned = multiprocessing.get_context("fork"), multiprocessing.get_context("spawn")
     ready, prepared = forked.Barrier(count), forked.Event()
     connections = forked.Array("i", count, lock=False)  # how many each worker holds
+    loaded = forked.Array("b", count, lock=False)  # which workers finished their start-up
 
-    def start(context: Any, index: int, *waits: Any) -> tuple[Any, float]:
-        connections[index] = 0
+    def start(context: Any, index: int, *waits: Any) -> Any:
+        connections[index] = loaded[index] = 0
         process = context.Process(
             target=run_worker,
-            args=(host, port, log_config, connections, index, *waits),
+            args=(host, port, log_config, connections, loaded, index, *waits),
             daemon=False,
         )
         process.start()
-        return process, time.monotonic()
+        return process
 
     workers = [start(forked, index, ready, prepared) for index in range(count)]
     stopping: list[int] = []
@@ -146,7 +155,7 @@ def serve_workers(
         """Each worker drains and stops (SIGTERM), and workers still loading stop waiting."""
         stopping.append(sig)
         ready.abort()
-        for process, _ in workers:
+        for process in workers:
             if process.is_alive():
                 process.terminate()
 
@@ -160,16 +169,15 @@ def serve_workers(
             stop(signal.SIGTERM, None)
             raise
         prepared.set()
-        # A worker's start begins now: the preparation (a first seed trains for a minute) is
-        # not part of it, and a worker failing its start after it must not be restarted.
-        workers[:] = [(process, time.monotonic()) for process, _ in workers]
         while not stopping:
-            for index, (process, started) in enumerate(workers):
+            for index, process in enumerate(workers):
                 if process.is_alive() or stopping:
                     continue
-                if time.monotonic() - started < MIN_WORKER_LIFE_S:
+                if not loaded[index]:
                     log.error(
-                        "worker %s exited with %s at start; stopping", process.pid, process.exitcode
+                        "worker %s exited with %s before it was ready; stopping",
+                        process.pid,
+                        process.exitcode,
                     )
                     stop(signal.SIGTERM, None)
                     status = 1
@@ -179,7 +187,7 @@ def serve_workers(
                 )
                 workers[index] = start(spawned, index, None)
             time.sleep(SUPERVISE_EVERY_S)
-        for process, _ in workers:
+        for process in workers:
             process.join()
     finally:
         held.close()

@@ -54,7 +54,16 @@ class Raw:
     body: bytes
 
 
-Script = Reply | Status | Hang | Raw
+@dataclass(frozen=True)
+class Trickle:
+    """A reply whose body arrives a few bytes at a time, each well inside a read timeout."""
+
+    reply: Reply
+    every_s: float = 0.4
+    pieces: int = 20
+
+
+Script = Reply | Status | Hang | Raw | Trickle
 
 
 @dataclass(frozen=True)
@@ -189,6 +198,10 @@ class LlmServer:
                 elif isinstance(answer, Status):
                     error = {"message": f"scripted {answer.code}", "type": "server_error"}
                     self._send(answer.code, {"error": error}, answer.headers)
+                elif isinstance(answer, Trickle):
+                    model = str(body.get("model") or MODEL)
+                    data = json.dumps(completion(answer.reply, model=model, index=index)).encode()
+                    self._send_bytes(200, data, {}, every_s=answer.every_s, pieces=answer.pieces)
                 elif isinstance(answer, Hang):
                     server._stopping.wait(answer.seconds)
                     self._send(500, {"error": {"message": "hung", "type": "server_error"}})
@@ -200,7 +213,16 @@ class LlmServer:
             ) -> None:
                 self._send_bytes(code, json.dumps(payload).encode(), headers or {})
 
-            def _send_bytes(self, code: int, data: bytes, headers: dict[str, str]) -> None:
+            def _send_bytes(
+                self,
+                code: int,
+                data: bytes,
+                headers: dict[str, str],
+                *,
+                every_s: float = 0.0,
+                pieces: int = 1,
+            ) -> None:
+                size = -(-len(data) // pieces)
                 try:
                     self.send_response(code)
                     self.send_header("Content-Type", "application/json")
@@ -208,7 +230,11 @@ class LlmServer:
                     for name, value in headers.items():
                         self.send_header(name, value)
                     self.end_headers()
-                    self.wfile.write(data)
+                    for start in range(0, len(data), size):
+                        if start and server._stopping.wait(every_s):
+                            return
+                        self.wfile.write(data[start : start + size])
+                        self.wfile.flush()
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the client gave up (its timeout) before the answer
 

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
-from llm_server import MODEL, Hang, LlmServer, Raw, Reply, Status, llm_server
+from llm_server import MODEL, Hang, LlmServer, Raw, Reply, Status, Trickle, llm_server
 from sqlmodel import Session, select
 from testkit import ai_messages, refund_payments
 
@@ -202,6 +202,19 @@ def test_a_hang_past_the_timeout_ends_inside_the_turn_deadline(
     assert server.calls == 2
     assert_answered_by_workflow(support, result)
     assert seconds < 1.8 + TURN_OVERHEAD_S
+
+
+def test_a_reply_trickling_past_the_timeout_ends_the_attempt_at_its_timeout(
+    support_for: Callable[..., SupportService], server: LlmServer
+) -> None:
+    """The timeout bounds the whole answer, not each read: bytes every 0.4 s kept it 8 s."""
+    support = support_for(llm_timeout_s=1.0, llm_max_retries=0, llm_turn_deadline_s=1.8)
+    server.script(Trickle(Reply("Your refund of $149.00 is on its way."), every_s=0.4, pieces=20))
+    result, seconds = timed(support, REFUND)
+
+    assert server.calls == 1
+    assert_answered_by_workflow(support, result)
+    assert seconds < 2 * 1.0 + TURN_OVERHEAD_S  # the attempt ends within a read of its timeout
 
 
 def test_a_turn_waiting_on_the_llm_lets_the_next_turn_run_in_its_slot(

@@ -196,31 +196,62 @@ def assert_keep_alive_clients_settle_evenly(parent: int, base: str, auth: dict[s
             client.close()
 
 
-FAILING_START = """
+FAKE_WORKERS = """
 import logging, sys, time
 from supportgraph import workers
 
-logging.basicConfig(level=logging.INFO)
-workers.MIN_WORKER_LIFE_S = 1.0
 
-def failing_start(host, port, log_config, counts, index, ready=None, prepared=None):
-    prepared.wait(30)
-    sys.exit(3)
+def fake_worker(host, port, log_config, counts, loaded, index, ready=None, prepared=None):
+    if prepared is not None:
+        prepared.wait(30)
+    if sys.argv[2] == "fail-start":
+        time.sleep(1.0)  # a start that takes a while, then fails before the app is ready
+        sys.exit(3)
+    loaded[index] = 1
+    if index == 0 and prepared is not None:
+        sys.exit(3)  # a first worker dies at once after its start-up
+    time.sleep(60)  # until stopped; a replacement is spawned and runs this again
 
-workers.run_worker = failing_start  # forked workers run it
-status = workers.serve_workers(2, "127.0.0.1", int(sys.argv[1]), {}, lambda: time.sleep(2.0))
-sys.exit(status)
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO)
+    workers.run_worker = fake_worker
+    status = workers.serve_workers(2, "127.0.0.1", int(sys.argv[1]), {}, lambda: time.sleep(2.0))
+    sys.exit(status)
 """
 
 
-def test_workers_failing_their_start_after_a_long_preparation_stop_the_server() -> None:
-    """A worker's start is timed from the end of the preparation, not from its fork."""
-    result = subprocess.run(
-        [sys.executable, "-c", FAILING_START, str(free_loopback_port())],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode == 1, result.stderr
-    assert "at start; stopping" in result.stderr and "starting another" not in result.stderr
+def fake_workers(tmp_path: Path, mode: str) -> tuple[subprocess.Popen[str], Path]:
+    """The worker supervisor over workers that fail as ``mode`` says; its log file."""
+    script, log = tmp_path / "fake_workers.py", tmp_path / "supervisor.log"
+    script.write_text(FAKE_WORKERS)
+    command = [sys.executable, str(script), str(free_loopback_port()), mode]
+    with log.open("w") as out:
+        return subprocess.Popen(command, stderr=out, text=True), log
+
+
+def test_a_worker_failing_its_start_stops_the_server_however_long_it_took(
+    tmp_path: Path,
+) -> None:
+    """After a long preparation and a slow start, a worker not yet ready is not restarted."""
+    process, log = fake_workers(tmp_path, "fail-start")
+    assert process.wait(timeout=60) == 1, log.read_text()
+    assert "before it was ready; stopping" in log.read_text()
+    assert "starting another" not in log.read_text()
+
+
+def test_a_worker_dying_after_its_start_up_is_replaced_however_soon(tmp_path: Path) -> None:
+    """Ready is what the worker reports, not a time: dying just after it is not a failed start."""
+    process, log = fake_workers(tmp_path, "die-when-ready")
+    try:
+        deadline = time.monotonic() + 60
+        while "starting another" not in log.read_text():
+            assert process.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        time.sleep(2.0)  # the replacement is spawned and ready meanwhile
+        assert process.poll() is None, log.read_text()
+    finally:
+        process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=60) == 0, log.read_text()
+    assert "before it was ready" not in log.read_text()
