@@ -116,7 +116,7 @@ def situation_scores(state: TicketState, services: Any) -> dict[str, float]:
         return {}
     if len(vector) != len(next(iter(model.probes.values())).weights):
         return dict.fromkeys(model.probes, 0.0)  # fitted on another encoder: no opinion
-    return model.scores(vector)
+    return model.scores(vector, state.get("model_text") or state["message"])
 
 
 def _situation_rule(scores: dict[str, float], services: Any) -> tuple[str, str] | None:

@@ -114,12 +114,13 @@ def fit_situations_command(
 
     rows = situation_fit_rows(positives, negatives)
     services = Services(get_settings())
-    vectors = services.embedder.embed([services.model_text(row.text) for row in rows])
+    texts = [services.model_text(row.text) for row in rows]
     model = fit_situations(
         rows,
-        vectors,
+        services.embedder.embed(texts),
         embedding_model=Path(services.embedder.model_name).name,
         max_false_rate=max_false_rate,
+        texts=texts,
     )
     out = out or CALIBRATED_SITUATIONS_FILE
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -1,7 +1,9 @@
 """Fitting the must-escalate situation probes (``policies/situation_model.py``) from examples.
 
-Positives are must-escalate messages labelled with their situation (``must_fit.jsonl``), each
-also in a lower-cased, unpunctuated copy so that the probe does not learn the fit file's
+A probe reads the turn's embedding and the TF-IDF of the text's character n-grams, scaled by
+``GRAM_WEIGHT``: the n-grams keep wording that the sentence embedding blurs. Positives are
+must-escalate messages labelled with their situation (``must_fit.jsonl``), each also in a
+lower-cased, unpunctuated copy so that the probe does not learn the fit file's
 written style. Negatives are turns that should not go to a person: the calibration file's
 non-escalating turns and the intent training rows whose labels are not themselves one of
 the situations. Each situation's threshold is the one that flags at most ``max_false_rate``
@@ -16,17 +18,26 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from scipy.sparse import csr_matrix, hstack
+from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import StratifiedKFold
 
-from policies.situation_model import SituationModel, SituationProbe
+from policies.situation_model import GRAM_RANGE, CharGrams, SituationModel, SituationProbe
 from supportgraph.db.models import utcnow
 
 REGULARIZATION_C = 4.0
 FOLDS = 5
 SEED = 0
+# The n-grams' TF-IDF (unit length, like the embedding) is multiplied by this before the fit.
+# Chosen by the positives of the fit rows caught in cross-validation at the 1% threshold
+# (357 with their casual copies): the embedding alone 342, with n-grams at 0.5 347, 1.0 351,
+# 1.5 351, 2.0 353, 3.0 343 (docs/DESIGN.md, Escalation).
+GRAM_WEIGHT = 2.0
+GRAM_MIN_DOCUMENTS = 2
 # Intent labels that name a must-escalate situation (or its closest neighbour, whose rows do
 # not say whether the product was dangerous or the parcel lost): never negatives.
 SITUATION_LABELS = frozenset(
@@ -51,6 +62,14 @@ class Example:
     text: str
     situation: str | None
     group: int
+
+
+def gram_vectorizer(**options: Any) -> TfidfVectorizer:
+    """The character n-gram TF-IDF the probes read besides the embedding.
+
+    Serving computes the same features without scikit-learn (``situation_model.char_grams``).
+    """
+    return TfidfVectorizer(analyzer="char_wb", ngram_range=GRAM_RANGE, sublinear_tf=True, **options)
 
 
 def casual_copy(text: str) -> str:
@@ -98,14 +117,22 @@ def fit_situations(
     *,
     embedding_model: str,
     max_false_rate: float = 0.01,
+    texts: Sequence[str] | None = None,
 ) -> SituationModel:
     """One logistic probe per situation against the negatives, thresholded on held-out folds.
 
-    Every probe is fitted on the same negatives; another situation's positives are left out of
-    a probe's fit (a disputed charge after a takeover is both). The threshold is the
-    ``1 - max_false_rate`` quantile of the negatives' cross-validated probabilities; the
+    ``texts`` are what the vectors were embedded from (the rows' texts by default), for the
+    n-grams. Every probe is fitted on the same negatives; another situation's positives are
+    left out of a probe's fit (a disputed charge after a takeover is both). The threshold is
+    the ``1 - max_false_rate`` quantile of the negatives' cross-validated probabilities; the
     positives' cross-validated recall at it is reported.
     """
+    texts = [row.text for row in rows] if texts is None else list(texts)
+    vectorizer = gram_vectorizer(min_df=GRAM_MIN_DOCUMENTS).fit(texts)
+    features = hstack(
+        [csr_matrix(vectors), vectorizer.transform(texts) * GRAM_WEIGHT], format="csr"
+    )
+    width = vectors.shape[1]
     groups = np.array([row.group for row in rows])
     labels = np.array([row.situation or "" for row in rows])
     negative = labels == ""
@@ -114,14 +141,16 @@ def fit_situations(
     metrics: dict[str, dict[str, float | int]] = {}
     for situation in situations:
         used = negative | (labels == situation)
-        x, y, group = vectors[used], (labels[used] == situation).astype(int), groups[used]
+        x, y, group = features[used], (labels[used] == situation).astype(int), groups[used]
         held_out = _cross_validated(x, y, group)
         threshold = float(np.quantile(held_out[y == 0], 1.0 - max_false_rate))
         model = _probe().fit(x, y)
         probes[situation] = SituationProbe(
-            weights=[round(float(w), 5) for w in model.coef_[0]],
+            weights=[round(float(w), 5) for w in model.coef_[0][:width]],
             bias=round(float(model.intercept_[0]), 5),
             threshold=round(threshold, 5),
+            # the scale folded in: serving multiplies the plain TF-IDF by these
+            gram_weights=[round(float(w) * GRAM_WEIGHT, 5) for w in model.coef_[0][width:]],
         )
         metrics[situation] = {
             "positives": int(y.sum()),
@@ -136,8 +165,13 @@ def fit_situations(
         metrics={
             "max_false_rate": max_false_rate,
             "regularization_c": REGULARIZATION_C,
+            "gram_weight": GRAM_WEIGHT,
             "situations": metrics,
         },
+        grams=CharGrams(
+            vocabulary=vectorizer.get_feature_names_out().tolist(),
+            idf=[round(float(value), 6) for value in vectorizer.idf_],
+        ),
     )
 
 
@@ -145,7 +179,7 @@ def _probe() -> LogisticRegression:
     return LogisticRegression(C=REGULARIZATION_C, class_weight="balanced", max_iter=5000)
 
 
-def _cross_validated(x: np.ndarray, y: np.ndarray, groups: np.ndarray) -> np.ndarray:
+def _cross_validated(x: Any, y: np.ndarray, groups: np.ndarray) -> np.ndarray:
     """Each row's probability from a probe that never saw it nor its casual copy."""
     unique, first = np.unique(groups, return_index=True)
     folds = StratifiedKFold(FOLDS, shuffle=True, random_state=SEED)
