@@ -21,6 +21,10 @@ EVAL_FILE = ESCALATION_DIR / "eval.jsonl"
 # ``escalate`` there must go to a person. The held-out file is only ever scored; the fit file
 # is what the situation detector (``supportgraph escalation fit-situations``) learns from.
 MUST_HELDOUT_FILE = ESCALATION_DIR / "must_heldout.jsonl"
+# A second such file, written on 2026-12-08 after the n-gram probes were chosen, so that no fit
+# or choice has seen it; scored under its own name.
+MUST_FRESH_FILE = ESCALATION_DIR / "must_fresh.jsonl"
+HELDOUT_FILES = {"heldout": MUST_HELDOUT_FILE, "fresh": MUST_FRESH_FILE}
 MUST_FIT_FILE = ESCALATION_DIR / "must_fit.jsonl"
 # Calm messages next to each situation ("is it normal for the adapter to feel warm?"), written
 # with the fit file: negatives for the same fit, never scored.
@@ -135,15 +139,20 @@ def must_misses(
     ]
 
 
-def heldout_must_report(workspace: Workspace, path: Path = MUST_HELDOUT_FILE) -> dict[str, Any]:
-    """The must-escalate paraphrases replayed as the eval file is: how many, and which, slipped."""
+def heldout_must_report(
+    workspace: Workspace, path: Path = MUST_HELDOUT_FILE, name: str = "heldout"
+) -> dict[str, Any]:
+    """The must-escalate paraphrases replayed as the eval file is: how many, and which, slipped.
+
+    The metrics are named ``escalation_<name>_must`` and ``escalation_<name>_missed``.
+    """
     conversations = load_conversations(path, all_must=True)
     turns = measure(workspace, conversations, measure_only=False)
     misses = must_misses(turns, conversations)
     return {
         "metrics": {
-            "escalation_heldout_must": sum(t.must for t in turns),
-            "escalation_heldout_missed": len(misses),
+            f"escalation_{name}_must": sum(t.must for t in turns),
+            f"escalation_{name}_missed": len(misses),
         },
         "misses": misses,
     }

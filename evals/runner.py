@@ -141,7 +141,8 @@ def run_suites(
                 4,
             ),
         }
-    heldout_misses = escalation.pop("escalation_heldout_misses", [])
+    misses = [name for name in escalation if name.endswith("_misses")]
+    heldout_misses = {name: escalation.pop(name) for name in misses}
     report["metrics"].update(escalation)
     report["metrics"].update(
         {
@@ -151,8 +152,7 @@ def run_suites(
         }
     )
     report["knowledge_misses"] = knowledge.get("retrieval_misses", [])
-    if escalation:
-        report["escalation_heldout_misses"] = heldout_misses
+    report.update(heldout_misses)
     if langsmith_client is None and langsmith_configured():
         from langsmith import Client
 
@@ -167,12 +167,13 @@ def run_suites(
 def _escalation_suite(workspace: Workspace) -> dict[str, Any]:
     """Missed and unnecessary escalations on the labelled conversations kept for evaluation.
 
-    Also the must-escalate paraphrases written apart from the gate (``must_heldout.jsonl``):
-    how many slipped through, and which (``escalation_heldout_misses``).
+    Also the must-escalate paraphrases written apart from the gate (``must_heldout.jsonl``,
+    ``must_fresh.jsonl``): how many slipped through, and which (``escalation_heldout_misses``,
+    ``escalation_fresh_misses``).
     """
     from evals.escalation_eval import (
         EVAL_FILE,
-        MUST_HELDOUT_FILE,
+        HELDOUT_FILES,
         escalation_metrics,
         heldout_must_report,
         load_conversations,
@@ -183,10 +184,11 @@ def _escalation_suite(workspace: Workspace) -> dict[str, Any]:
         return {}
     turns = measure(workspace, load_conversations(EVAL_FILE), measure_only=False)
     metrics = escalation_metrics(turns)
-    if MUST_HELDOUT_FILE.exists():
-        heldout = heldout_must_report(workspace)
-        metrics.update(heldout["metrics"])
-        metrics["escalation_heldout_misses"] = heldout["misses"]
+    for name, path in HELDOUT_FILES.items():
+        if path.exists():
+            heldout = heldout_must_report(workspace, path, name)
+            metrics.update(heldout["metrics"])
+            metrics[f"escalation_{name}_misses"] = heldout["misses"]
     return metrics
 
 

@@ -290,7 +290,11 @@ def run_eval(
         brief = {
             "metrics": result["metrics"],
             "failing_scenarios": [failure["scenario"] for failure in result["failures"]],
-            "escalation_heldout_misses": result.get("escalation_heldout_misses", []),
+            **{
+                name: value
+                for name, value in result.items()
+                if name.startswith("escalation_") and name.endswith("_misses")
+            },
             "threshold_failures": failures,
         }
         typer.echo(json.dumps(brief, indent=2))
