@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -99,6 +100,8 @@ class LlmGuard:
         self.turn_deadline_s = turn_deadline_s
         self._clock = clock
         self._sleep = sleep
+        self._retries_lock = threading.Lock()
+        self.retries = 0  # attempts made again after a failure, since the process started
 
     @contextmanager
     def turn(
@@ -154,6 +157,8 @@ class LlmGuard:
                     if wait is None:
                         raise
                     log.info("LLM call failed (%s); retry %d in %.2fs", exc, attempt + 1, wait)
+                    with self._retries_lock:
+                        self.retries += 1
                     with self._waiting():
                         self._sleep(wait)
                     attempt += 1

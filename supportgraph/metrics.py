@@ -26,7 +26,7 @@ from prometheus_client import (
     disable_created_metrics,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from supportgraph.usage import usage_of
@@ -134,6 +134,7 @@ class Metrics:
         self.callback = GraphMetricsCallback(self)
         if services is not None:
             registry.register(QueueCollector(services))
+            registry.register(LlmGuardCollector(services))
 
     def render(self) -> bytes:
         """The registry in Prometheus' text format."""
@@ -328,4 +329,39 @@ class QueueCollector(Collector):
 
     def describe(self) -> Iterable[Metric]:
         """Nothing up front: describing must not read the database."""
+        return []
+
+
+class LlmGuardCollector(Collector):
+    """The LLM guard's circuit breaker and retries, read from the guard at each scrape."""
+
+    def __init__(self, services: Services) -> None:
+        """Read the guard of these services."""
+        self._services = services
+
+    def collect(self) -> Iterable[Metric]:
+        """The breaker's state (1 for the state it is in), how often it opened, the retries."""
+        from supportgraph.llm_breaker import BreakerState
+
+        guard = self._services.llm_guard
+        now = guard.breaker.state
+        state = GaugeMetricFamily(
+            f"{NAMESPACE}_llm_breaker_state",
+            "The LLM circuit breaker's state: 1 for the one it is in.",
+            labels=["state"],
+        )
+        for each in BreakerState:
+            state.add_metric([each.value], 1.0 if each is now else 0.0)
+        opened = CounterMetricFamily(
+            f"{NAMESPACE}_llm_breaker_opened", "How often the LLM circuit breaker opened."
+        )
+        opened.add_metric([], guard.breaker.opened)
+        retries = CounterMetricFamily(
+            f"{NAMESPACE}_llm_retries", "LLM calls made again after a failure, within a turn."
+        )
+        retries.add_metric([], guard.retries)
+        return [state, opened, retries]
+
+    def describe(self) -> Iterable[Metric]:
+        """Nothing up front, as the queue's collector."""
         return []

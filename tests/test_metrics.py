@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 from collections.abc import Callable
+from typing import Any
 
+import pytest
 from fake_models import FailingModel, ToolCallingFake
 from fastapi.testclient import TestClient
 from langchain_core.messages import AIMessage
+from langchain_core.runnables import RunnableLambda
 from prometheus_client.parser import text_string_to_metric_families
 from sqlmodel import Session, col, select
 from testkit import SPEC_MESSAGE, DocumentedClient, refund_request, send, support_with
@@ -233,3 +236,25 @@ def test_503s_are_counted_where_the_message_waited(
     assert value(samples, "supportgraph_turn_admission_wait_seconds_count") == 2
     assert value(samples, "supportgraph_turn_admission_wait_seconds_sum") >= 0.2
     assert value(samples, "supportgraph_turn_latency_seconds_count") == 0
+
+
+def test_the_llm_breaker_and_retries_are_scraped(client: TestClient, services: Services) -> None:
+    """The guard's retries, the breaker's state and how often it opened, as the guard counts."""
+    before = scrape(client)
+    assert value(before, "supportgraph_llm_breaker_state", state="closed") == 1.0
+    assert value(before, "supportgraph_llm_breaker_state", state="open") == 0.0
+    guard = services.llm_guard
+
+    def unreachable(messages: Any, **_: Any) -> Any:
+        raise ConnectionError("the endpoint is down")
+
+    with pytest.raises(ConnectionError):  # one try and the one retry the settings allow
+        guard.invoke(RunnableLambda(unreachable), "hello")
+    for _ in range(services.settings.llm_breaker_failures):
+        guard.breaker.record_failure()
+
+    after = scrape(client)
+    assert moved(before, after, "supportgraph_llm_retries_total") == 1
+    assert moved(before, after, "supportgraph_llm_breaker_opened_total") == 1
+    assert value(after, "supportgraph_llm_breaker_state", state="open") == 1.0
+    assert value(after, "supportgraph_llm_breaker_state", state="closed") == 0.0
