@@ -6,7 +6,7 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -17,6 +17,9 @@ from supportgraph.intents.cli import app as classifier_app
 from supportgraph.knowledge.cli import app as kb_app
 from supportgraph.settings import get_settings
 
+if TYPE_CHECKING:
+    from supportgraph.services import Services
+
 app = typer.Typer(help="supportgraph: a tier-1 customer support agent.", no_args_is_help=True)
 app.add_typer(classifier_app, name="classifier")
 app.add_typer(kb_app, name="kb")
@@ -25,7 +28,7 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(db_app, name="db")
 
 
-def _services():  # type: ignore[no-untyped-def]
+def _services() -> Services:
     from supportgraph.services import Services
 
     return Services(get_settings())
@@ -70,7 +73,7 @@ def serve(
     log_config = uvicorn_log_config(logging.INFO, settings.log_format)
     host, port = host or settings.host, port or settings.port
 
-    def prepared():  # type: ignore[no-untyped-def]
+    def prepared() -> Services:
         services = _services()
         prepare(services)
         _check_credentials(services, host, port)

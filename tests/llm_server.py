@@ -222,7 +222,7 @@ class LlmServer:
                 every_s: float = 0.0,
                 pieces: int = 1,
             ) -> None:
-                size = -(-len(data) // pieces)
+                size = max(1, -(-len(data) // pieces))  # an empty body is one empty write
                 try:
                     self.send_response(code)
                     self.send_header("Content-Type", "application/json")
